@@ -1,0 +1,7 @@
+// The `parapet` executable: dispatches to subcommands.
+#include <cstdio>
+
+int main() {
+  std::puts("parapet");
+  return 0;
+}

@@ -1,0 +1,117 @@
+// Tokenizer: text <-> token ids for the vocabularies GGUF files carry in their metadata
+// (`tokenizer.ggml.*`), matching llama.cpp token for token.
+//   - SentencePiece-style (`tokenizer.ggml.model = "llama"`): score-ordered bigram merges over
+//     UTF-8 characters, "▁" for spaces, optional space prefix, byte fallback (<0xAB> tokens).
+//   - GPT-2-style byte-level BPE (`tokenizer.ggml.model = "gpt2"`): a pre-tokenizer regex chosen
+//     by `tokenizer.ggml.pre` (default/gpt-2, llama-bpe/llama3, deepseek-llm, ...), byte-to-unicode
+//     mapping, rank-ordered merges from `tokenizer.ggml.merges`.
+// Special/control tokens (<s>, </s>, <|eot_id|>, [INST] ...) are matched in the input text only
+// when `parse_special` is set; otherwise they are tokenized as plain text.
+//
+// Thread-safety: immutable after FromGguf(); all const methods may be called concurrently.
+// StreamDecoder is per-stream state and not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace parapet::engine {
+
+namespace gguf {
+class GgufFile;
+}
+
+using TokenId = int32_t;
+
+enum class TokenizerKind { kSentencePiece, kBpe };
+
+// Token attributes from `tokenizer.ggml.token_type` (llama.cpp's llama_token_type numbering).
+enum class TokenType : int32_t {
+  kUndefined = 0,
+  kNormal = 1,
+  kUnknown = 2,
+  kControl = 3,
+  kUserDefined = 4,
+  kUnused = 5,
+  kByte = 6,
+};
+
+class Tokenizer {
+ public:
+  // Builds the tokenizer from a model's (or vocabulary-only) GGUF metadata. Fails with
+  // InvalidArgument naming the key when a required key is missing or malformed, or when the
+  // tokenizer model / pre-tokenizer is not supported.
+  static Result<std::unique_ptr<Tokenizer>> FromGguf(const gguf::GgufFile& file);
+
+  virtual ~Tokenizer() = default;
+
+  // Token ids for `text`. `add_bos`: prepend BOS (callers usually pass add_bos_default()).
+  // `parse_special`: recognise special-token texts in `text`.
+  virtual std::vector<TokenId> Encode(std::string_view text, bool add_bos,
+                                      bool parse_special = false) const = 0;
+
+  // The bytes one token stands for when detokenizing: byte tokens give their byte, "▁" becomes a
+  // space (SentencePiece), byte-level BPE maps back to raw bytes. Control tokens give "" unless
+  // `render_special`, in which case their text is returned. May be a partial UTF-8 sequence.
+  virtual std::string TokenToPiece(TokenId id, bool render_special = false) const = 0;
+
+  // Concatenated pieces of `ids`. With `strip_leading_space` (SentencePiece models that add a
+  // space prefix) one leading space produced by the first token is removed, so that
+  // Decode(Encode(s)) == s for ordinary text.
+  std::string Decode(std::span<const TokenId> ids, bool render_special = false,
+                     bool strip_leading_space = true) const;
+
+  virtual TokenizerKind kind() const = 0;
+  int32_t n_vocab() const { return static_cast<int32_t>(tokens_.size()); }
+  TokenId bos_id() const { return bos_id_; }
+  TokenId eos_id() const { return eos_id_; }
+  bool add_bos_default() const { return add_bos_; }
+  bool add_space_prefix() const { return add_space_prefix_; }
+  const std::string& pre() const { return pre_; }  // pre-tokenizer name ("" for SentencePiece)
+
+  // True for tokens that end generation (EOS, EOT, <|eot_id|>, <|end_of_text|>, <|im_end|> ...).
+  bool IsEndOfGeneration(TokenId id) const;
+  // The raw vocabulary text of a token (e.g. "▁the", "<0x0A>"). REQUIRES: 0 <= id < n_vocab().
+  const std::string& TokenText(TokenId id) const { return tokens_[static_cast<size_t>(id)]; }
+  TokenType token_type(TokenId id) const { return types_[static_cast<size_t>(id)]; }
+  // Id of the token whose vocabulary text is exactly `text`.
+  std::optional<TokenId> FindToken(std::string_view text) const;
+
+ protected:
+  Tokenizer() = default;
+
+  std::vector<std::string> tokens_;
+  std::vector<TokenType> types_;
+  std::vector<TokenId> end_of_generation_;
+  TokenId bos_id_ = -1;
+  TokenId eos_id_ = -1;
+  bool add_bos_ = false;
+  bool add_space_prefix_ = false;
+  std::string pre_;
+};
+
+// Incremental detokenization for streaming: Push() returns the text that became complete,
+// holding back a trailing partial UTF-8 sequence until the bytes that complete it arrive.
+class StreamDecoder {
+ public:
+  explicit StreamDecoder(const Tokenizer& tokenizer, bool strip_leading_space = true)
+      : tokenizer_(tokenizer), strip_leading_space_(strip_leading_space) {}
+  std::string Push(TokenId id);
+  // Returns whatever is still held (invalid bytes become U+FFFD).
+  std::string Flush();
+
+ private:
+  const Tokenizer& tokenizer_;
+  bool strip_leading_space_;
+  bool first_ = true;
+  std::string pending_;
+};
+
+}  // namespace parapet::engine
