@@ -6,12 +6,12 @@ namespace parapet::internal {
 [[noreturn]] void CheckFailed(const char* file, int line, const char* condition, const char* msg);
 }  // namespace parapet::internal
 
-#define PARAPET_CHECK(cond)                                                        \
-  do {                                                                             \
+#define PARAPET_CHECK(cond)                                                       \
+  do {                                                                            \
     if (!(cond)) ::parapet::internal::CheckFailed(__FILE__, __LINE__, #cond, ""); \
   } while (0)
 
-#define PARAPET_CHECK_MSG(cond, msg)                                                \
-  do {                                                                              \
+#define PARAPET_CHECK_MSG(cond, msg)                                               \
+  do {                                                                             \
     if (!(cond)) ::parapet::internal::CheckFailed(__FILE__, __LINE__, #cond, msg); \
   } while (0)

@@ -57,8 +57,8 @@ LogMessage::LogMessage(LogLevel level, const char* /*file*/, int /*line*/) : lev
 LogMessage::~LogMessage() { WriteLine(LevelName(level_), stream_.str()); }
 
 void CheckFailed(const char* file, int line, const char* condition, const char* msg) {
-  std::string text = std::string("check failed at ") + file + ":" + std::to_string(line) + ": " +
-                     condition;
+  std::string text =
+      std::string("check failed at ") + file + ":" + std::to_string(line) + ": " + condition;
   if (msg != nullptr && msg[0] != '\0') text += std::string(" (") + msg + ")";
   WriteLine("F", text);
   std::abort();

@@ -32,9 +32,7 @@ class LogMessage {
 }  // namespace internal
 }  // namespace parapet
 
-#define PARAPET_LOG(level)                                                \
-  if (::parapet::LogLevel::level < ::parapet::GetLogLevel()) {            \
-  } else                                                                  \
-    ::parapet::internal::LogMessage(::parapet::LogLevel::level, __FILE__, \
-                                    __LINE__)                             \
-        .stream()
+#define PARAPET_LOG(level)                                     \
+  if (::parapet::LogLevel::level < ::parapet::GetLogLevel()) { \
+  } else                                                       \
+    ::parapet::internal::LogMessage(::parapet::LogLevel::level, __FILE__, __LINE__).stream()

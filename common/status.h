@@ -76,7 +76,7 @@ inline Status DeadlineExceededError(std::string m) {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : value_(std::move(value)) {}         // NOLINT: implicit by design
   Result(Status status) : status_(std::move(status)) {  // NOLINT: implicit by design
     PARAPET_CHECK(!status_.ok());
   }
@@ -113,9 +113,9 @@ class [[nodiscard]] Result {
 #define PARAPET_STATUS_CONCAT(a, b) PARAPET_STATUS_CONCAT_INNER(a, b)
 
 // Returns the status from the enclosing function if `expr` is not OK.
-#define PARAPET_RETURN_IF_ERROR(expr)                 \
-  do {                                                \
-    ::parapet::Status parapet_status_ = (expr);       \
+#define PARAPET_RETURN_IF_ERROR(expr)                  \
+  do {                                                 \
+    ::parapet::Status parapet_status_ = (expr);        \
     if (!parapet_status_.ok()) return parapet_status_; \
   } while (0)
 

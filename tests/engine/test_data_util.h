@@ -21,12 +21,14 @@ std::string ScratchDir(const std::string& name);
 
 }  // namespace parapet::testing
 
-#define PARAPET_REQUIRE_SHARED(var, relative)                                           \
-  std::string var = ::parapet::testing::SharedDataPath(relative);                       \
-  if (var.empty()) GTEST_SKIP() << "shared data " << (relative) << " not found under " \
-                                << PARAPET_SHARED_DIR << "; skipping"
+#define PARAPET_REQUIRE_SHARED(var, relative)                                               \
+  std::string var = ::parapet::testing::SharedDataPath(relative);                           \
+  if (var.empty())                                                                          \
+  GTEST_SKIP() << "shared data " << (relative) << " not found under " << PARAPET_SHARED_DIR \
+               << "; skipping"
 
 #define PARAPET_REQUIRE_FIXTURE(var, name)                                                    \
-  std::string var = ::parapet::testing::EngineFixturePath(name);                             \
-  if (var.empty()) GTEST_SKIP() << "engine fixture " << (name) << " not found under "        \
-                                << PARAPET_TEST_DATA_DIR << "/engine (is ../shared present?)"
+  std::string var = ::parapet::testing::EngineFixturePath(name);                              \
+  if (var.empty())                                                                            \
+  GTEST_SKIP() << "engine fixture " << (name) << " not found under " << PARAPET_TEST_DATA_DIR \
+               << "/engine (is ../shared present?)"
