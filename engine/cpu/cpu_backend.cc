@@ -1,0 +1,186 @@
+// CpuBackend: the Backend on host memory. Matrix products run through the SIMD vec-dot kernels
+// of engine/cpu/vec_dot.h (activations converted once per product into the kernel's format, as
+// llama.cpp does), split over a ThreadPool by weight rows so that each weight byte is read once
+// per product whatever the batch size. Not thread-safe: one operation at a time.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "common/check.h"
+#include "engine/backend.h"
+#include "engine/cpu/thread_pool.h"
+#include "engine/cpu/vec_dot.h"
+#include "engine/kv_cache.h"
+
+namespace parapet::engine {
+namespace {
+
+constexpr int kActBlock = 8;  // activation rows per kernel call (weight row reuse in prefill)
+
+class CpuBackend final : public Backend {
+ public:
+  explicit CpuBackend(int n_threads) : pool_(n_threads) {}
+
+  const char* name() const override { return "cpu"; }
+
+  void MatMul(const WeightTensor& w, int64_t mat, const float* x, int64_t n, float* y) override {
+    const cpu::VecDotKernel& k = cpu::GetVecDotKernel(w.type);
+    const uint8_t* act;
+    size_t stride;
+    if (k.act_type == TensorType::kF32) {
+      act = reinterpret_cast<const uint8_t*>(x);
+      stride = static_cast<size_t>(w.cols) * sizeof(float);
+    } else {
+      stride = RowBytes(k.act_type, w.cols);
+      if (act_.size() < stride * static_cast<size_t>(n)) act_.resize(stride * n);
+      uint8_t* dst = act_.data();
+      auto quantize = [&](int64_t i, int) { k.quantize_act(x + i * w.cols, dst + i * stride, w.cols); };
+      if (n >= 4) {
+        pool_.Run(n, quantize);
+      } else {
+        for (int64_t i = 0; i < n; ++i) quantize(i, 0);
+      }
+      act = dst;
+    }
+    // Chunks of rows, several per thread for load balance.
+    const int64_t rows = w.rows;
+    int64_t chunk = std::max<int64_t>(1, rows / (int64_t{pool_.n_threads()} * 16));
+    if (n > 1) chunk = std::max<int64_t>(chunk, 4);
+    const int64_t n_chunks = (rows + chunk - 1) / chunk;
+    pool_.Run(n_chunks, [&](int64_t c, int) {
+      float tmp[kActBlock];
+      const int64_t r_end = std::min(rows, (c + 1) * chunk);
+      for (int64_t r = c * chunk; r < r_end; ++r) {
+        const uint8_t* wr = w.row(mat, r);
+        for (int64_t j0 = 0; j0 < n; j0 += kActBlock) {
+          int nb = static_cast<int>(std::min<int64_t>(kActBlock, n - j0));
+          k.dot(w.cols, wr, act + j0 * stride, stride, nb, tmp);
+          for (int jj = 0; jj < nb; ++jj) y[(j0 + jj) * rows + r] = tmp[jj];
+        }
+      }
+    });
+  }
+
+  void RmsNorm(const float* x, const float* weight, int64_t n, int64_t dim, float eps,
+               float* y) override {
+    for (int64_t i = 0; i < n; ++i) {
+      const float* xi = x + i * dim;
+      float* yi = y + i * dim;
+      double sum = 0;  // double, as ggml accumulates
+      for (int64_t d = 0; d < dim; ++d) sum += static_cast<double>(xi[d] * xi[d]);
+      const float scale = 1.0f / std::sqrt(static_cast<float>(sum / dim) + eps);
+      for (int64_t d = 0; d < dim; ++d) yi[d] = xi[d] * scale * weight[d];
+    }
+  }
+
+  void Rope(float* q, float* k, std::span<const int32_t> pos, int32_t n_head, int32_t n_head_kv,
+            int32_t head_dim, const RopeParams& p) override {
+    const float theta_scale = std::pow(p.freq_base, -2.0f / static_cast<float>(p.n_rot));
+    std::vector<float> cs(static_cast<size_t>(p.n_rot));  // cos, sin per pair
+    for (size_t i = 0; i < pos.size(); ++i) {
+      float theta = static_cast<float>(pos[i]);
+      for (int32_t d = 0; d < p.n_rot; d += 2) {
+        const float ff = p.freq_factors != nullptr ? p.freq_factors[d / 2] : 1.0f;
+        const float t = p.freq_scale * (theta / ff);
+        cs[static_cast<size_t>(d)] = std::cos(t);
+        cs[static_cast<size_t>(d) + 1] = std::sin(t);
+        theta *= theta_scale;
+      }
+      RotateHeads(q + i * n_head * head_dim, n_head, head_dim, p.n_rot, cs.data());
+      RotateHeads(k + i * n_head_kv * head_dim, n_head_kv, head_dim, p.n_rot, cs.data());
+    }
+  }
+
+  void Attention(int32_t layer, const float* q, const float* k, const float* v,
+                 std::span<const AttentionRow> rows, int32_t n_head, int32_t n_head_kv,
+                 int32_t head_dim, float* out) override {
+    const int32_t kv_dim = n_head_kv * head_dim;
+    for (size_t i = 0; i < rows.size(); ++i) {
+      KvCache* kv = rows[i].kv;
+      PARAPET_CHECK(rows[i].pos >= 0 && rows[i].pos < kv->n_ctx());
+      std::memcpy(kv->k(layer, rows[i].pos), k + i * kv_dim, sizeof(float) * kv_dim);
+      std::memcpy(kv->v(layer, rows[i].pos), v + i * kv_dim, sizeof(float) * kv_dim);
+    }
+    const int32_t group = n_head / n_head_kv;
+    const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+    const int64_t n_tasks = static_cast<int64_t>(rows.size()) * n_head;
+    int max_pos = 0;
+    for (const AttentionRow& r : rows) max_pos = std::max(max_pos, r.pos);
+    if (scores_.size() < static_cast<size_t>(pool_.n_threads()) * (max_pos + 1)) {
+      scores_.resize(static_cast<size_t>(pool_.n_threads()) * (max_pos + 1));
+    }
+    auto head_task = [&](int64_t task, int thread) {
+      const size_t i = static_cast<size_t>(task / n_head);
+      const int32_t h = static_cast<int32_t>(task % n_head);
+      const int32_t kvh = h / group;
+      const KvCache& kv = *rows[i].kv;
+      const int32_t n_pos = rows[i].pos + 1;
+      const float* qh = q + (i * n_head + h) * head_dim;
+      float* s = scores_.data() + static_cast<size_t>(thread) * (max_pos + 1);
+      float mx = -INFINITY;
+      for (int32_t t = 0; t < n_pos; ++t) {
+        const float* kt = kv.k(layer, t) + kvh * head_dim;
+        float dot = 0;
+        for (int32_t d = 0; d < head_dim; ++d) dot += qh[d] * kt[d];
+        s[t] = dot * scale;
+        mx = std::max(mx, s[t]);
+      }
+      float sum = 0;
+      for (int32_t t = 0; t < n_pos; ++t) {
+        s[t] = std::exp(s[t] - mx);
+        sum += s[t];
+      }
+      const float inv = 1.0f / sum;
+      float* oh = out + (i * n_head + h) * head_dim;
+      std::fill(oh, oh + head_dim, 0.0f);
+      for (int32_t t = 0; t < n_pos; ++t) {
+        const float* vt = kv.v(layer, t) + kvh * head_dim;
+        const float a = s[t] * inv;
+        for (int32_t d = 0; d < head_dim; ++d) oh[d] += a * vt[d];
+      }
+    };
+    pool_.Run(n_tasks, head_task);
+  }
+
+  void SwiGlu(float* gate, const float* up, int64_t n_elems) override {
+    for (int64_t i = 0; i < n_elems; ++i) {
+      const float g = gate[i];
+      gate[i] = g / (1.0f + std::exp(-g)) * up[i];
+    }
+  }
+
+  void AddScaled(float* y, const float* x, float scale, int64_t n_elems) override {
+    if (scale == 1.0f) {
+      for (int64_t i = 0; i < n_elems; ++i) y[i] += x[i];
+    } else {
+      for (int64_t i = 0; i < n_elems; ++i) y[i] += scale * x[i];
+    }
+  }
+
+ private:
+  static void RotateHeads(float* x, int32_t n_heads, int32_t head_dim, int32_t n_rot,
+                          const float* cs) {
+    for (int32_t h = 0; h < n_heads; ++h) {
+      float* xh = x + h * head_dim;
+      for (int32_t d = 0; d < n_rot; d += 2) {
+        const float x0 = xh[d];
+        const float x1 = xh[d + 1];
+        xh[d] = x0 * cs[d] - x1 * cs[d + 1];
+        xh[d + 1] = x0 * cs[d + 1] + x1 * cs[d];
+      }
+    }
+  }
+
+  cpu::ThreadPool pool_;
+  std::vector<uint8_t> act_;
+  std::vector<float> scores_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> NewCpuBackend(int n_threads) {
+  return std::make_unique<CpuBackend>(n_threads);
+}
+
+}  // namespace parapet::engine

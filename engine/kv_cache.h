@@ -1,0 +1,49 @@
+// KvCache: one sequence's attention keys and values for every layer, up to `n_ctx` positions.
+// Layout per layer: k[pos][n_embd_kv], v[pos][n_embd_kv] (float32), so that appending a token
+// writes one contiguous row and attention reads positions in order.
+// Owned by one sequence; not thread-safe (the forward pass writes it from one batch at a time).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace parapet::engine {
+
+class KvCache {
+ public:
+  KvCache(int32_t n_layer, int32_t n_embd_kv, int32_t n_ctx)
+      : n_layer_(n_layer),
+        n_embd_kv_(n_embd_kv),
+        n_ctx_(n_ctx),
+        k_(static_cast<size_t>(n_layer) * n_ctx * n_embd_kv),
+        v_(k_.size()) {}
+
+  int32_t n_ctx() const { return n_ctx_; }
+  int32_t n_embd_kv() const { return n_embd_kv_; }
+  // Positions [0, n_past) hold valid entries.
+  int32_t n_past() const { return n_past_; }
+  void set_n_past(int32_t n) { n_past_ = n; }
+  // Forgets everything (the storage is reused).
+  void Clear() { n_past_ = 0; }
+
+  float* k(int32_t layer, int32_t pos) { return &k_[Index(layer, pos)]; }
+  float* v(int32_t layer, int32_t pos) { return &v_[Index(layer, pos)]; }
+  const float* k(int32_t layer, int32_t pos) const { return &k_[Index(layer, pos)]; }
+  const float* v(int32_t layer, int32_t pos) const { return &v_[Index(layer, pos)]; }
+
+  size_t bytes() const { return 2 * k_.size() * sizeof(float); }
+
+ private:
+  size_t Index(int32_t layer, int32_t pos) const {
+    return (static_cast<size_t>(layer) * n_ctx_ + static_cast<size_t>(pos)) * n_embd_kv_;
+  }
+
+  int32_t n_layer_;
+  int32_t n_embd_kv_;
+  int32_t n_ctx_;
+  int32_t n_past_ = 0;
+  std::vector<float> k_;
+  std::vector<float> v_;
+};
+
+}  // namespace parapet::engine
