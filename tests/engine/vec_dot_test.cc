@@ -204,9 +204,10 @@ Problem MakeRawProblem(TensorType wt, int64_t n, int n_act, uint32_t seed, bool 
   return p;
 }
 
-TEST_P(VecDotTypes, ExtremeQuantsMatchReference) {
+class VecDotQuantTypes : public ::testing::TestWithParam<TensorType> {};
+
+TEST_P(VecDotQuantTypes, ExtremeQuantsMatchReference) {
   const TensorType wt = GetParam();
-  if (Traits(wt).block_elems == 1) GTEST_SKIP() << "float type";
   for (bool saturate : {false, true}) {
     for (int n_act : {1, 3, 5, 8}) {
       const Problem p = MakeRawProblem(wt, 1024, n_act, 100 + n_act, saturate);
@@ -253,6 +254,12 @@ TEST_P(VecDotTypes, DefaultKernelIsDetectedLevel) {
   EXPECT_EQ(&GetVecDotKernel(wt, SimdLevel::kScalar), internal::ScalarKernel(wt));
 }
 
+INSTANTIATE_TEST_SUITE_P(QuantisedWeightTypes, VecDotQuantTypes,
+                         ::testing::Values(TensorType::kQ4_0, TensorType::kQ8_0, TensorType::kQ4_K,
+                                           TensorType::kQ5_K, TensorType::kQ6_K),
+                         [](const auto& param_info) {
+                           return std::string(Traits(param_info.param).name);
+                         });
 INSTANTIATE_TEST_SUITE_P(AllWeightTypes, VecDotTypes, ::testing::ValuesIn(kWeightTypes),
                          [](const auto& param_info) {
                            return std::string(Traits(param_info.param).name);
