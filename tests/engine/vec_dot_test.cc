@@ -30,14 +30,15 @@ struct Variant {
 };
 
 std::vector<Variant> VariantsFor(TensorType type) {
+  // Each table's own kernel where it has one (a level may defer a type to the level below).
   std::vector<Variant> v = {{"scalar", internal::ScalarKernel(type)}};
   const SimdLevel level = DetectSimdLevel();
   if (level >= SimdLevel::kAvx2) v.push_back({"avx2", internal::Avx2Kernel(type)});
   if (level >= SimdLevel::kAvx512) {
     v.push_back({"avx512", internal::Avx512Kernel(type)});
-    const VecDotKernel* vnni = internal::Avx512VnniKernel(type);
-    if (internal::CpuHasAvx512Vnni() && vnni != nullptr) v.push_back({"avx512vnni", vnni});
+    if (internal::CpuHasAvx512Vnni()) v.push_back({"avx512vnni", internal::Avx512VnniKernel(type)});
   }
+  std::erase_if(v, [](const Variant& x) { return x.kernel == nullptr; });
   return v;
 }
 
@@ -239,7 +240,6 @@ TEST_P(VecDotTypes, ActivationConversionIsGgmls) {
   std::vector<uint8_t> want(RowBytes(expected_act, 512));
   QuantizeActivationRow(expected_act, x.data(), want.data(), 512);
   for (const Variant& v : VariantsFor(wt)) {
-    ASSERT_NE(v.kernel, nullptr) << v.name;
     EXPECT_EQ(v.kernel->act_type, expected_act) << v.name;
     std::vector<uint8_t> got(want.size());
     v.kernel->quantize_act(x.data(), got.data(), 512);
