@@ -18,6 +18,7 @@ class KvCache {
         k_(static_cast<size_t>(n_layer) * n_ctx * n_embd_kv),
         v_(k_.size()) {}
 
+  int32_t n_layer() const { return n_layer_; }
   int32_t n_ctx() const { return n_ctx_; }
   int32_t n_embd_kv() const { return n_embd_kv_; }
   // Positions [0, n_past) hold valid entries.

@@ -1,6 +1,10 @@
 // Run-time choice of the vec-dot kernels: CPU feature detection and the per-level lookup.
 #include "engine/cpu/vec_dot.h"
 
+#if defined(PARAPET_X86_64)
+#include <cpuid.h>
+#endif
+
 #include <cstdlib>
 #include <cstring>
 
@@ -11,12 +15,19 @@
 namespace parapet::engine::cpu {
 namespace {
 
+#if defined(PARAPET_X86_64)
+// F16C from CPUID leaf 1 (ECX bit 29); clang's __builtin_cpu_supports does not know "f16c".
+bool CpuHasF16c() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  return __get_cpuid(1, &eax, &ebx, &ecx, &edx) != 0 && (ecx & bit_F16C) != 0;
+}
+#endif
+
 SimdLevel HardwareSimdLevel() {
 #if defined(PARAPET_X86_64)
   __builtin_cpu_init();
   // libgcc also checks that the OS saves the YMM / ZMM state (XGETBV) before reporting these.
-  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                    __builtin_cpu_supports("f16c");
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && CpuHasF16c();
   const bool avx512 = avx2 && __builtin_cpu_supports("avx512f") &&
                       __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
                       __builtin_cpu_supports("avx512dq");
