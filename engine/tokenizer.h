@@ -18,6 +18,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "common/status.h"
@@ -26,6 +27,9 @@ namespace parapet::engine {
 
 namespace gguf {
 class GgufFile;
+}
+namespace internal {
+class SpecialTokenTrie;
 }
 
 using TokenId = int32_t;
@@ -51,20 +55,24 @@ class Tokenizer {
   static Result<std::unique_ptr<Tokenizer>> FromGguf(const gguf::GgufFile& file);
 
   virtual ~Tokenizer() = default;
+  Tokenizer(const Tokenizer&) = delete;
+  Tokenizer& operator=(const Tokenizer&) = delete;
 
   // Token ids for `text`. `add_bos`: prepend BOS (callers usually pass add_bos_default()).
-  // `parse_special`: recognise special-token texts in `text`.
+  // `parse_special`: recognise control (and unknown) token texts in `text`. User-defined tokens
+  // are always recognised, as in llama.cpp. Never fails: invalid UTF-8 is encoded byte by byte.
   virtual std::vector<TokenId> Encode(std::string_view text, bool add_bos,
                                       bool parse_special = false) const = 0;
 
   // The bytes one token stands for when detokenizing: byte tokens give their byte, "▁" becomes a
   // space (SentencePiece), byte-level BPE maps back to raw bytes. Control tokens give "" unless
   // `render_special`, in which case their text is returned. May be a partial UTF-8 sequence.
+  // "" for ids outside [0, n_vocab()).
   virtual std::string TokenToPiece(TokenId id, bool render_special = false) const = 0;
 
   // Concatenated pieces of `ids`. With `strip_leading_space` (SentencePiece models that add a
-  // space prefix) one leading space produced by the first token is removed, so that
-  // Decode(Encode(s)) == s for ordinary text.
+  // space prefix) one leading space of the first non-empty piece is removed (a BOS before it
+  // renders as ""), so that Decode(Encode(s, add_bos)) == s for ordinary text.
   std::string Decode(std::span<const TokenId> ids, bool render_special = false,
                      bool strip_leading_space = true) const;
 
@@ -87,6 +95,35 @@ class Tokenizer {
  protected:
   Tokenizer() = default;
 
+  // llama.cpp's per-model defaults, used where the GGUF file has no key.
+  struct VocabDefaults {
+    TokenId bos_id = -1;
+    TokenId eos_id = -1;
+    bool add_bos = false;
+  };
+  // Reads and validates what every model shares: `tokenizer.ggml.tokens`, `.token_type`, the
+  // special ids (`.bos_token_id`, `.eos_token_id`, `.eot_token_id`, `.eom_token_id`) and
+  // `.add_bos_token`; fills the members below. Returns `tokenizer.ggml.scores` (empty when
+  // absent). Errors are InvalidArgument naming the key.
+  Result<std::vector<float>> LoadVocab(const gguf::GgufFile& file, const VocabDefaults& defaults);
+
+  // A piece of the input after special-token partitioning: a special token, or raw text.
+  struct Fragment {
+    TokenId token = -1;     // >= 0: the special token
+    std::string_view text;  // token < 0: the text (non-empty)
+  };
+  // llama.cpp's special-token partitioning: the special tokens (user-defined always; control and
+  // unknown only with `parse_special`) are cut out of the text, longest token first, each one
+  // at all its non-overlapping occurrences, left to right. Views point into `text`.
+  std::vector<Fragment> PartitionSpecial(std::string_view text, bool parse_special) const;
+  // The byte a byte token ("<0xHH>", checked by LoadVocab) stands for.
+  static char ByteTokenValue(std::string_view text);
+  // Id of the vocabulary entry `text`, or -1.
+  TokenId LookupToken(std::string_view text) const {
+    auto it = token_ids_.find(text);
+    return it == token_ids_.end() ? -1 : it->second;
+  }
+
   std::vector<std::string> tokens_;
   std::vector<TokenType> types_;
   std::vector<TokenId> end_of_generation_;
@@ -95,10 +132,15 @@ class Tokenizer {
   bool add_bos_ = false;
   bool add_space_prefix_ = false;
   std::string pre_;
+  std::unordered_map<std::string_view, TokenId> token_ids_;  // views into tokens_; first id wins
+  std::vector<TokenId> special_tokens_;  // control, user-defined, unknown; longest text first
+  std::shared_ptr<const internal::SpecialTokenTrie> special_trie_;  // finds them in a text
 };
 
 // Incremental detokenization for streaming: Push() returns the text that became complete,
-// holding back a trailing partial UTF-8 sequence until the bytes that complete it arrive.
+// holding back a trailing partial UTF-8 sequence until the bytes that complete it arrive. The
+// output is always valid UTF-8 (bytes that cannot form a character become U+FFFD), so it equals
+// Decode() whenever Decode() returns valid UTF-8.
 class StreamDecoder {
  public:
   explicit StreamDecoder(const Tokenizer& tokenizer, bool strip_leading_space = true)

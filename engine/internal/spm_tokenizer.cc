@@ -1,0 +1,203 @@
+// SentencePiece-style tokenizer (see spm_tokenizer.h).
+#include "engine/internal/spm_tokenizer.h"
+
+#include <cstdio>
+#include <queue>
+
+#include "engine/gguf/gguf_file.h"
+#include "engine/internal/unicode.h"
+
+namespace parapet::engine::internal {
+
+namespace {
+
+constexpr std::string_view kKeyAddSpacePrefix = "tokenizer.ggml.add_space_prefix";
+constexpr std::string_view kSpaceMarker = "\xE2\x96\x81";  // U+2581 "▁"
+constexpr size_t kNone = static_cast<size_t>(-1);
+
+// A piece of the text being merged; pieces form a linked list in text order.
+struct Symbol {
+  size_t prev;
+  size_t next;
+  size_t begin;  // byte offset in the text
+  size_t size;   // 0 once merged into its left neighbour
+};
+
+// A candidate merge of two adjacent symbols into the vocabulary entry with `score`.
+struct Bigram {
+  size_t left;
+  size_t right;
+  float score;
+  size_t size;  // bytes of the merged text when the candidate was made
+};
+
+// Highest score first; equal scores: leftmost first.
+struct BigramOrder {
+  bool operator()(const Bigram& a, const Bigram& b) const {
+    return a.score < b.score || (a.score == b.score && a.left > b.left);
+  }
+};
+
+// One Encode call's merge state over `text`.
+class SpmSession {
+ public:
+  SpmSession(std::string_view text, const std::vector<float>& scores, const Tokenizer& vocab_owner)
+      : text_(text), scores_(scores), find_(vocab_owner) {}
+
+  // Runs the merges; afterwards Symbols() lists the final pieces from symbol 0 along `next`.
+  void Merge() {
+    for (size_t pos = 0; pos < text_.size();) {
+      const size_t n = Utf8CharLength(text_.substr(pos));
+      symbols_.push_back(Symbol{symbols_.empty() ? kNone : symbols_.size() - 1, kNone, pos, n});
+      if (symbols_.size() > 1) symbols_[symbols_.size() - 2].next = symbols_.size() - 1;
+      pos += n;
+    }
+    for (size_t i = 1; i < symbols_.size(); ++i) TryAddBigram(i - 1, i);
+    while (!queue_.empty()) {
+      const Bigram bigram = queue_.top();
+      queue_.pop();
+      Symbol& left = symbols_[bigram.left];
+      Symbol& right = symbols_[bigram.right];
+      // Skip candidates made stale by an earlier merge of either side.
+      if (left.size == 0 || right.size == 0 || left.size + right.size != bigram.size) continue;
+      left.size += right.size;
+      right.size = 0;
+      left.next = right.next;
+      if (right.next != kNone) symbols_[right.next].prev = bigram.left;
+      TryAddBigram(left.prev, bigram.left);
+      TryAddBigram(bigram.left, left.next);
+    }
+  }
+
+  const std::vector<Symbol>& symbols() const { return symbols_; }
+  std::string_view Text(const Symbol& s) const { return text_.substr(s.begin, s.size); }
+
+ private:
+  void TryAddBigram(size_t left, size_t right) {
+    if (left == kNone || right == kNone) return;
+    const size_t size = symbols_[left].size + symbols_[right].size;
+    const std::optional<TokenId> id = find_.FindToken(text_.substr(symbols_[left].begin, size));
+    if (!id) return;
+    queue_.push(Bigram{left, right, scores_[static_cast<size_t>(*id)], size});
+  }
+
+  std::string_view text_;
+  const std::vector<float>& scores_;
+  const Tokenizer& find_;
+  std::vector<Symbol> symbols_;
+  std::priority_queue<Bigram, std::vector<Bigram>, BigramOrder> queue_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Tokenizer>> SpmTokenizer::Create(const gguf::GgufFile& file) {
+  std::unique_ptr<SpmTokenizer> t(new SpmTokenizer());
+  // llama.cpp's defaults for "llama" vocabularies: BOS 1, EOS 2, BOS added.
+  PARAPET_ASSIGN_OR_RETURN(t->scores_,
+                           t->LoadVocab(file, {.bos_id = 1, .eos_id = 2, .add_bos = true}));
+  if (t->scores_.empty()) t->scores_.assign(t->tokens_.size(), 0.0f);
+
+  const std::optional<bool> add_space_prefix = file.GetBool(kKeyAddSpacePrefix);
+  if (file.Find(kKeyAddSpacePrefix) != nullptr && !add_space_prefix) {
+    return InvalidArgumentError(std::string(kKeyAddSpacePrefix) +
+                                ": has the wrong type (want a bool)");
+  }
+  t->add_space_prefix_ = add_space_prefix.value_or(true);
+
+  TokenId unknown = -1;
+  for (size_t i = 0; i < t->types_.size() && unknown < 0; ++i) {
+    if (t->types_[i] == TokenType::kUnknown) unknown = static_cast<TokenId>(i);
+  }
+  for (int b = 0; b < 256; ++b) {
+    char hex[8];
+    std::snprintf(hex, sizeof(hex), "<0x%02X>", b);
+    TokenId id = t->LookupToken(hex);
+    if (id < 0) id = t->LookupToken(std::string(1, static_cast<char>(b)));
+    t->byte_tokens_[static_cast<size_t>(b)] = id >= 0 ? id : unknown;
+  }
+  return std::unique_ptr<Tokenizer>(std::move(t));
+}
+
+std::vector<TokenId> SpmTokenizer::Encode(std::string_view text, bool add_bos,
+                                          bool parse_special) const {
+  std::vector<TokenId> out;
+  if (add_bos && bos_id_ >= 0) out.push_back(bos_id_);
+  bool after_special = true;  // the text start counts as following a special token
+  std::string escaped;
+  for (const Fragment& fragment : PartitionSpecial(text, parse_special)) {
+    if (fragment.token >= 0) {
+      out.push_back(fragment.token);
+      after_special = true;
+      continue;
+    }
+    escaped.clear();
+    if (add_space_prefix_ && after_special) escaped += kSpaceMarker;
+    for (char ch : fragment.text) {
+      if (ch == ' ') {
+        escaped += kSpaceMarker;
+      } else {
+        escaped += ch;
+      }
+    }
+    EncodeEscaped(escaped, out);
+    after_special = false;
+  }
+  return out;
+}
+
+void SpmTokenizer::EncodeEscaped(std::string_view text, std::vector<TokenId>& out) const {
+  SpmSession session(text, scores_, *this);
+  session.Merge();
+  const std::vector<Symbol>& symbols = session.symbols();
+  // Every merged piece is a vocabulary entry (merges are only proposed for those), so only
+  // single characters can be missing: they become byte tokens.
+  for (size_t i = symbols.empty() ? kNone : 0; i != kNone; i = symbols[i].next) {
+    const std::string_view piece = session.Text(symbols[i]);
+    const TokenId id = LookupToken(piece);
+    if (id >= 0) {
+      out.push_back(id);
+    } else {
+      AppendBytes(piece, out);
+    }
+  }
+}
+
+void SpmTokenizer::AppendBytes(std::string_view bytes, std::vector<TokenId>& out) const {
+  for (char ch : bytes) {
+    const TokenId id = byte_tokens_[static_cast<uint8_t>(ch)];
+    if (id >= 0) out.push_back(id);
+  }
+}
+
+std::string SpmTokenizer::TokenToPiece(TokenId id, bool render_special) const {
+  if (id < 0 || id >= n_vocab()) return "";
+  const std::string& text = TokenText(id);
+  switch (token_type(id)) {
+    case TokenType::kNormal: {
+      std::string piece;
+      piece.reserve(text.size());
+      for (size_t pos = 0; pos < text.size();) {
+        if (text.compare(pos, kSpaceMarker.size(), kSpaceMarker) == 0) {
+          piece += ' ';
+          pos += kSpaceMarker.size();
+        } else {
+          piece += text[pos++];
+        }
+      }
+      return piece;
+    }
+    case TokenType::kByte:
+      return std::string(1, ByteTokenValue(text));
+    case TokenType::kUserDefined:
+      return text;
+    case TokenType::kControl:
+    case TokenType::kUnknown:
+      return render_special ? text : "";
+    case TokenType::kUnused:
+    case TokenType::kUndefined:
+      return "";
+  }
+  return "";
+}
+
+}  // namespace parapet::engine::internal
