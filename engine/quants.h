@@ -101,9 +101,9 @@ bool QuantsSupport(TensorType type);
 // REQUIRES: QuantsSupport(type), n a multiple of the type's block size.
 void DequantizeRow(TensorType type, const void* src, float* dst, int64_t n);
 
-// Encodes `n` floats into RowBytes(type, n) bytes at `dst` as ggml's reference quantisers do
-// (F16/BF16: round to nearest even). Q4_0, Q8_0, Q6_K and Q8_K follow quantize_row_*_ref
-// exactly; Q4_K and Q5_K follow its make_qkx2_quants search.
+// Encodes `n` floats into RowBytes(type, n) bytes at `dst` exactly as ggml's quantize_row_*_ref
+// (F16/BF16: round to nearest even), including the K-quants' scale searches; the tests check
+// byte equality with llama-quantize's output on the fixture models.
 // REQUIRES: QuantsSupport(type), n a multiple of the type's block size.
 void QuantizeRow(TensorType type, const float* src, void* dst, int64_t n);
 

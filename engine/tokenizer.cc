@@ -225,35 +225,8 @@ Result<std::vector<float>> Tokenizer::LoadVocab(const gguf::GgufFile& file,
   add_bos_ = add_bos.value_or(defaults.add_bos);
   if (add_bos_ && bos_id_ < 0) return KeyError(kKeyAddBos, "is true but there is no BOS token");
 
-  // End of generation: EOS, EOT, EOM and the well-known end texts that are control tokens.
-  end_of_generation_.clear();
-  for (TokenId id : {eos_id_, eot_id, eom_id}) {
-    if (id >= 0) end_of_generation_.push_back(id);
-  }
-  for (std::string_view text : kEndOfGenerationTexts) {
-    const TokenId id = LookupToken(text);
-    if (id >= 0 && types_[static_cast<size_t>(id)] == TokenType::kControl) {
-      end_of_generation_.push_back(id);
-    }
-  }
-  std::sort(end_of_generation_.begin(), end_of_generation_.end());
-  end_of_generation_.erase(std::unique(end_of_generation_.begin(), end_of_generation_.end()),
-                           end_of_generation_.end());
-
-  // Special tokens, longest text first (ties by id, so that the order is deterministic).
-  special_tokens_.clear();
-  auto trie = std::make_shared<internal::SpecialTokenTrie>();
-  for (size_t i = 0; i < n_vocab; ++i) {
-    const TokenType t = types_[i];
-    const bool special =
-        t == TokenType::kControl || t == TokenType::kUserDefined || t == TokenType::kUnknown;
-    if (!special || tokens_[i].empty()) continue;
-    special_tokens_.push_back(static_cast<TokenId>(i));
-    trie->Insert(tokens_[i], static_cast<TokenId>(i));
-  }
-  std::stable_sort(special_tokens_.begin(), special_tokens_.end(),
-                   [&](TokenId a, TokenId b) { return TokenText(a).size() > TokenText(b).size(); });
-  special_trie_ = std::move(trie);
+  BuildEndOfGeneration(eot_id, eom_id);
+  BuildSpecialTokens();
   return scores;
 }
 
@@ -264,46 +237,72 @@ char Tokenizer::ByteTokenValue(std::string_view text) {
   return static_cast<char>(nibble(text[3]) * 16 + nibble(text[4]));
 }
 
+void Tokenizer::BuildEndOfGeneration(TokenId eot_id, TokenId eom_id) {
+  end_of_generation_.clear();
+  for (TokenId id : {eos_id_, eot_id, eom_id}) {
+    if (id >= 0) end_of_generation_.push_back(id);
+  }
+  for (std::string_view text : kEndOfGenerationTexts) {
+    const TokenId id = LookupToken(text);
+    if (id >= 0 && token_type(id) == TokenType::kControl) end_of_generation_.push_back(id);
+  }
+  std::sort(end_of_generation_.begin(), end_of_generation_.end());
+  end_of_generation_.erase(std::unique(end_of_generation_.begin(), end_of_generation_.end()),
+                           end_of_generation_.end());
+}
+
+void Tokenizer::BuildSpecialTokens() {
+  auto trie = std::make_shared<internal::SpecialTokenTrie>();
+  for (TokenId id = 0; id < n_vocab(); ++id) {
+    const TokenType t = token_type(id);
+    const bool special =
+        t == TokenType::kControl || t == TokenType::kUserDefined || t == TokenType::kUnknown;
+    if (special && !TokenText(id).empty()) trie->Insert(TokenText(id), id);
+  }
+  special_trie_ = std::move(trie);
+}
+
 // ---- special tokens ----
+
+// True when special token `a` is cut out before `b`: longer text first, then lower id. (llama.cpp
+// sorts by length only, leaving ties to std::sort; ties only matter for overlapping texts.)
+bool Tokenizer::SpecialBefore(TokenId a, TokenId b) const {
+  const size_t la = TokenText(a).size(), lb = TokenText(b).size();
+  return la != lb ? la > lb : a < b;
+}
 
 std::vector<Tokenizer::Fragment> Tokenizer::PartitionSpecial(std::string_view text,
                                                              bool parse_special) const {
   std::vector<Fragment> fragments;
-  if (text.empty()) return fragments;
-  fragments.push_back(Fragment{-1, text});
-  if (special_tokens_.empty()) return fragments;
-
-  // The special tokens present, in partitioning order.
-  std::vector<TokenId> present = special_trie_->FindAll(text);
-  std::erase_if(present, [&](TokenId id) {
-    return !parse_special && token_type(id) != TokenType::kUserDefined;
-  });
-  if (present.empty()) return fragments;
-  std::sort(present.begin(), present.end(), [&](TokenId a, TokenId b) {
-    const size_t la = TokenText(a).size(), lb = TokenText(b).size();
-    return la != lb ? la > lb : a < b;
-  });
-
-  std::vector<Fragment> next;
-  for (TokenId id : present) {
-    const std::string& special = TokenText(id);
-    next.clear();
-    for (const Fragment& f : fragments) {
-      if (f.token >= 0) {
-        next.push_back(f);
-        continue;
-      }
-      std::string_view rest = f.text;
-      for (size_t at = rest.find(special); at != std::string_view::npos; at = rest.find(special)) {
-        if (at > 0) next.push_back(Fragment{-1, rest.substr(0, at)});
-        next.push_back(Fragment{id, {}});
-        rest.remove_prefix(at + special.size());
-      }
-      if (!rest.empty()) next.push_back(Fragment{-1, rest});
-    }
-    fragments.swap(next);
-  }
+  if (!text.empty()) PartitionPiece(text, -1, parse_special, fragments);
   return fragments;
+}
+
+// llama.cpp applies the special tokens one after the other to every raw fragment. The same
+// result, computed per piece: find the first token in that order (after `after`) that occurs in
+// `piece`, cut out all its occurrences, and partition each gap with the tokens after it. Pieces
+// without special tokens cost one trie scan.
+void Tokenizer::PartitionPiece(std::string_view piece, TokenId after, bool parse_special,
+                               std::vector<Fragment>& out) const {
+  TokenId best = -1;
+  if (special_trie_ != nullptr) {
+    for (TokenId id : special_trie_->FindAll(piece)) {
+      if (!parse_special && token_type(id) != TokenType::kUserDefined) continue;
+      if (after >= 0 && !SpecialBefore(after, id)) continue;
+      if (best < 0 || SpecialBefore(id, best)) best = id;
+    }
+  }
+  if (best < 0) {
+    out.push_back(Fragment{-1, piece});
+    return;
+  }
+  const std::string& special = TokenText(best);
+  for (size_t at = piece.find(special); at != std::string_view::npos; at = piece.find(special)) {
+    if (at > 0) PartitionPiece(piece.substr(0, at), best, parse_special, out);
+    out.push_back(Fragment{best, {}});
+    piece.remove_prefix(at + special.size());
+  }
+  if (!piece.empty()) PartitionPiece(piece, best, parse_special, out);
 }
 
 // ---- queries ----

@@ -8,6 +8,20 @@
 // Special/control tokens (<s>, </s>, <|eot_id|>, [INST] ...) are matched in the input text only
 // when `parse_special` is set; otherwise they are tokenized as plain text.
 //
+// Metadata read (GGUF keys; see engine/internal/*_tokenizer.h for the model-specific ones):
+//   tokenizer.ggml.model          string: "llama" or "gpt2" (required)
+//   tokenizer.ggml.tokens         string[n_vocab], non-empty (required); ids are positions
+//   tokenizer.ggml.token_type     int[n_vocab] (TokenType values; default all kNormal)
+//   tokenizer.ggml.scores         float[n_vocab] (SentencePiece merge priority; default 0)
+//   tokenizer.ggml.merges         string[] "left right" (gpt2 only, required)
+//   tokenizer.ggml.pre            string (gpt2 only; default "default")
+//   tokenizer.ggml.add_space_prefix  bool (llama only; default true)
+//   tokenizer.ggml.add_bos_token  bool (default: true for llama and llama-bpe, else false)
+//   tokenizer.ggml.{bos,eos,eot,eom}_token_id  integer; -1 or 0xFFFFFFFF mean "none"
+//       (defaults: BOS 1 and EOS 2 for llama, none otherwise)
+// A missing required key, a wrong type, an array whose length differs from n_vocab, an id
+// outside the vocabulary, or a merge naming unknown tokens is an InvalidArgument error.
+//
 // Thread-safety: immutable after FromGguf(); all const methods may be called concurrently.
 // StreamDecoder is per-stream state and not thread-safe.
 #pragma once
@@ -84,7 +98,8 @@ class Tokenizer {
   bool add_space_prefix() const { return add_space_prefix_; }
   const std::string& pre() const { return pre_; }  // pre-tokenizer name ("" for SentencePiece)
 
-  // True for tokens that end generation (EOS, EOT, <|eot_id|>, <|end_of_text|>, <|im_end|> ...).
+  // True for tokens that end generation: EOS, EOT, EOM, and the control tokens <|eot_id|>,
+  // <|eom_id|>, <|end_of_text|>, <|im_end|>, <|endoftext|>, <end_of_turn>, </s>.
   bool IsEndOfGeneration(TokenId id) const;
   // The raw vocabulary text of a token (e.g. "▁the", "<0x0A>"). REQUIRES: 0 <= id < n_vocab().
   const std::string& TokenText(TokenId id) const { return tokens_[static_cast<size_t>(id)]; }
@@ -133,8 +148,16 @@ class Tokenizer {
   bool add_space_prefix_ = false;
   std::string pre_;
   std::unordered_map<std::string_view, TokenId> token_ids_;  // views into tokens_; first id wins
-  std::vector<TokenId> special_tokens_;  // control, user-defined, unknown; longest text first
-  std::shared_ptr<const internal::SpecialTokenTrie> special_trie_;  // finds them in a text
+  // The control, user-defined and unknown tokens, to find them in a text.
+  std::shared_ptr<const internal::SpecialTokenTrie> special_trie_;
+
+ private:
+  // Parts of LoadVocab: fill end_of_generation_ / special_trie_.
+  void BuildEndOfGeneration(TokenId eot_id, TokenId eom_id);
+  void BuildSpecialTokens();
+  bool SpecialBefore(TokenId a, TokenId b) const;
+  void PartitionPiece(std::string_view piece, TokenId after, bool parse_special,
+                      std::vector<Fragment>& out) const;
 };
 
 // Incremental detokenization for streaming: Push() returns the text that became complete,

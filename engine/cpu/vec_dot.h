@@ -32,8 +32,10 @@ struct VecDotKernel {
   void (*quantize_act)(const float* x, void* dst, int64_t n);
   // out[j] = dot(w_row, activation row j) for j in [0, n_act); activation row j starts at
   // act + j * act_stride. `n` is the row length in elements; w_row is one row of the weight type.
-  // REQUIRES: n a multiple of the weight type's block size (32 or 256 for quantised types),
-  // n_act >= 1. No alignment is required of any pointer.
+  // Activation rows must come from quantize_act (the integer kernels rely on its quants lying
+  // in [-127, 127]). REQUIRES: n a multiple of the weight type's block size (32 or 256 for
+  // quantised types), n_act >= 1; pointers aligned for the element / block type (2 bytes for
+  // fp16-scaled blocks, F16 and BF16; 4 for F32 and Q8_K). Vector loads are unaligned.
   void (*dot)(int64_t n, const void* w_row, const void* act, size_t act_stride, int n_act,
               float* out);
 };

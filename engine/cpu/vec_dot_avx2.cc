@@ -1,6 +1,7 @@
 // AVX2 + FMA + F16C vec-dot kernels for the float types and the 32-element block formats
-// (Q4_0, Q8_0); the K-quants are in vec_dot_kquants_avx2.cc. Built with -mavx2 -mfma -mf16c and
-// only called after DetectSimdLevel() found those. Thread-safe (pure functions).
+// (Q4_0, Q8_0: internal/vec_dot_q0_impl.h); the K-quants are in vec_dot_kquants_avx2.cc. Built with
+// -mavx2 -mfma -mf16c and only called after DetectSimdLevel() found those. Thread-safe (pure
+// functions).
 //
 // Each kernel is a struct with `template <int R> Run(...)` computing R activation rows at once:
 // a weight block is loaded and unpacked once, then dotted against R activation blocks.
@@ -11,6 +12,7 @@
 #include <immintrin.h>
 
 #include "engine/cpu/internal/avx2_util.h"
+#include "engine/cpu/internal/vec_dot_q0_impl.h"
 #include "engine/quants.h"
 
 namespace parapet::engine::cpu::internal {
@@ -83,50 +85,6 @@ struct FloatKernel {
 using F32Kernel = FloatKernel<F32Loader>;
 using F16Kernel = FloatKernel<F16Loader>;
 using Bf16Kernel = FloatKernel<Bf16Loader>;
-
-// ---- Q4_0 / Q8_0 x Q8_0 ----
-
-// 32 signed weights of block `b`: Q4_0 nibbles minus 8, or Q8_0 bytes as they are.
-inline __m256i UnpackWeights(const BlockQ4_0& b) {
-  const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs));
-  const __m256i nibbles =
-      _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), _mm256_set1_epi8(0x0F));
-  return _mm256_sub_epi8(nibbles, _mm256_set1_epi8(8));
-}
-inline __m256i UnpackWeights(const BlockQ8_0& b) { return LoadU256(b.qs); }
-
-// Two blocks per step into two sets of accumulators, so that R = 1 is not bound by the latency
-// of one FMA chain. Per block and row: sum(q * y) exactly in int32, then += d_w * d_y * sum.
-template <typename Block>
-struct Q0Kernel {
-  template <int R>
-  static void AddBlock(const Block& b, const uint8_t* act, size_t stride, int64_t ib, __m256* acc) {
-    const __m256i q = UnpackWeights(b);
-    const __m256i abs_q = _mm256_sign_epi8(q, q);
-    const float dw = HalfToFloat(b.d);
-    for (int r = 0; r < R; ++r) {
-      const BlockQ8_0& y = reinterpret_cast<const BlockQ8_0*>(act + r * stride)[ib];
-      const __m256i signed_y = _mm256_sign_epi8(LoadU256(y.qs), q);
-      const __m256 p = _mm256_cvtepi32_ps(DotU8S8(abs_q, signed_y));
-      acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(dw * HalfToFloat(y.d)), p, acc[r]);
-    }
-  }
-
-  template <int R>
-  static void Run(int64_t n, const void* w_row, const uint8_t* act, size_t stride, float* out) {
-    const auto* w = static_cast<const Block*>(w_row);
-    const int64_t nb = n / kQK8_0;
-    __m256 acc0[R], acc1[R];
-    for (int r = 0; r < R; ++r) acc0[r] = acc1[r] = _mm256_setzero_ps();
-    int64_t ib = 0;
-    for (; ib + 2 <= nb; ib += 2) {
-      AddBlock<R>(w[ib], act, stride, ib, acc0);
-      AddBlock<R>(w[ib + 1], act, stride, ib + 1, acc1);
-    }
-    if (ib < nb) AddBlock<R>(w[ib], act, stride, ib, acc0);
-    for (int r = 0; r < R; ++r) out[r] = HsumF32(_mm256_add_ps(acc0[r], acc1[r]));
-  }
-};
 
 // ---- tables ----
 

@@ -27,6 +27,14 @@ inline const BlockQ8_K& ActBlock(const uint8_t* act, size_t stride, int r, int64
 
 // ---- Q4_K / Q5_K ----
 
+// vpshufb pattern that copies int16 word j (0..7) of each 128-bit lane to all of that lane.
+inline __m256i WordBroadcast(int j) {
+  const auto lo = static_cast<char>(2 * j);
+  const auto hi = static_cast<char>(2 * j + 1);
+  return _mm256_setr_epi8(lo, hi, lo, hi, lo, hi, lo, hi, lo, hi, lo, hi, lo, hi, lo, hi, lo, hi,
+                          lo, hi, lo, hi, lo, hi, lo, hi, lo, hi, lo, hi, lo, hi);
+}
+
 // The 8 scales (bytes 0..7) and 8 mins (bytes 8..15) of a Q4_K/Q5_K block, 6 bits each.
 inline void UnpackScalesMins(const uint8_t* packed, uint8_t out[16]) {
   constexpr uint32_t kLow6 = 0x3F3F3F3F, kLow4 = 0x0F0F0F0F, kTop2 = 0x03030303;
@@ -54,6 +62,8 @@ struct K4Or5Kernel {
       const __m128i sm128 = _mm_load_si128(reinterpret_cast<const __m128i*>(sm));
       const __m256i mins16 = _mm256_cvtepu8_epi16(_mm_shuffle_epi8(
           sm128, _mm_setr_epi8(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15)));
+      // The 8 scales as int16, in both 128-bit lanes (for in-lane broadcasts).
+      const __m256i scales16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm128));
       const float dmin = HalfToFloat(b.dmin);
       __m256i sumi[R];
       for (int r = 0; r < R; ++r) {
@@ -77,8 +87,8 @@ struct K4Or5Kernel {
           hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_slli_epi16(high_bits, 3), bit4));
           high_bits = _mm256_srli_epi16(high_bits, 2);
         }
-        const __m256i scale_lo = _mm256_set1_epi16(sm[2 * c]);
-        const __m256i scale_hi = _mm256_set1_epi16(sm[2 * c + 1]);
+        const __m256i scale_lo = _mm256_shuffle_epi8(scales16, WordBroadcast(2 * c));
+        const __m256i scale_hi = _mm256_shuffle_epi8(scales16, WordBroadcast(2 * c + 1));
         for (int r = 0; r < R; ++r) {
           const int8_t* y = ActBlock(act, stride, r, ib).qs + 64 * c;
           sumi[r] = MaddAcc(sumi[r], _mm256_maddubs_epi16(lo, LoadU256(y)), scale_lo);
@@ -134,8 +144,11 @@ struct Q6KKernel {
         for (int k = 0; k < 4; ++k) {
           // int16 lanes 0..7 cover elements 0..15 (scale 8h+2k), lanes 8..15 the rest.
           const int g = 8 * h + 2 * k;
-          const __m256i scale =
-              _mm256_set_m128i(_mm_set1_epi16(b.scales[g + 1]), _mm_set1_epi16(b.scales[g]));
+          // Words g, g+1 (one dword) to every dword, then word g to the low lane, g+1 to the high.
+          const __m256i pair = _mm256_permutevar8x32_epi32(scales16, _mm256_set1_epi32(g / 2));
+          const __m256i scale = _mm256_shuffle_epi8(
+              pair, _mm256_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2,
+                                     3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3));
           for (int r = 0; r < R; ++r) {
             const int8_t* y = ActBlock(act, stride, r, ib).qs + 128 * h + 32 * k;
             sumi[r] = MaddAcc(sumi[r], _mm256_maddubs_epi16(q[k], LoadU256(y)), scale);

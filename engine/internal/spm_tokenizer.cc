@@ -1,8 +1,9 @@
 // SentencePiece-style tokenizer (see spm_tokenizer.h).
 #include "engine/internal/spm_tokenizer.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdio>
-#include <queue>
 
 #include "engine/gguf/gguf_file.h"
 #include "engine/internal/unicode.h"
@@ -23,12 +24,12 @@ struct Symbol {
   size_t size;   // 0 once merged into its left neighbour
 };
 
-// A candidate merge of two adjacent symbols into the vocabulary entry with `score`.
+// A candidate merge of symbol `left` with its right neighbour into the vocabulary entry with
+// `score`. 16 bytes, to keep the heap small.
 struct Bigram {
   size_t left;
-  size_t right;
   float score;
-  size_t size;  // bytes of the merged text when the candidate was made
+  uint32_t size;  // bytes of the merged text when the candidate was made (a token: small)
 };
 
 // Highest score first; equal scores: leftmost first.
@@ -38,14 +39,20 @@ struct BigramOrder {
   }
 };
 
-// One Encode call's merge state over `text`.
+}  // namespace
+
+// Merge state, reused across the chunks of one Encode call.
 class SpmSession {
  public:
-  SpmSession(std::string_view text, const std::vector<float>& scores, const Tokenizer& vocab_owner)
-      : text_(text), scores_(scores), find_(vocab_owner) {}
+  SpmSession(const std::vector<float>& scores, const Tokenizer& vocab)
+      : scores_(scores), vocab_(vocab) {}
 
-  // Runs the merges; afterwards Symbols() lists the final pieces from symbol 0 along `next`.
-  void Merge() {
+  // Runs the merges over `text`; afterwards symbols() lists the final pieces from symbol 0
+  // along `next`.
+  void Merge(std::string_view text) {
+    text_ = text;
+    symbols_.clear();
+    heap_.clear();
     for (size_t pos = 0; pos < text_.size();) {
       const size_t n = Utf8CharLength(text_.substr(pos));
       symbols_.push_back(Symbol{symbols_.empty() ? kNone : symbols_.size() - 1, kNone, pos, n});
@@ -53,13 +60,18 @@ class SpmSession {
       pos += n;
     }
     for (size_t i = 1; i < symbols_.size(); ++i) TryAddBigram(i - 1, i);
-    while (!queue_.empty()) {
-      const Bigram bigram = queue_.top();
-      queue_.pop();
+    while (!heap_.empty()) {
+      std::pop_heap(heap_.begin(), heap_.end(), BigramOrder());
+      const Bigram bigram = heap_.back();
+      heap_.pop_back();
       Symbol& left = symbols_[bigram.left];
-      Symbol& right = symbols_[bigram.right];
-      // Skip candidates made stale by an earlier merge of either side.
-      if (left.size == 0 || right.size == 0 || left.size + right.size != bigram.size) continue;
+      // Stale if either side changed since the candidate was made: the sizes no longer add up
+      // (a merged-away left has size 0; while the left is unchanged its neighbour is the same).
+      if (left.size == 0 || left.next == kNone ||
+          left.size + symbols_[left.next].size != bigram.size) {
+        continue;
+      }
+      Symbol& right = symbols_[left.next];
       left.size += right.size;
       right.size = 0;
       left.next = right.next;
@@ -76,17 +88,37 @@ class SpmSession {
   void TryAddBigram(size_t left, size_t right) {
     if (left == kNone || right == kNone) return;
     const size_t size = symbols_[left].size + symbols_[right].size;
-    const std::optional<TokenId> id = find_.FindToken(text_.substr(symbols_[left].begin, size));
+    if (size > UINT32_MAX) return;  // longer than any token could be
+    const std::optional<TokenId> id = vocab_.FindToken(text_.substr(symbols_[left].begin, size));
     if (!id) return;
-    queue_.push(Bigram{left, right, scores_[static_cast<size_t>(*id)], size});
+    heap_.push_back(Bigram{left, scores_[static_cast<size_t>(*id)], static_cast<uint32_t>(size)});
+    std::push_heap(heap_.begin(), heap_.end(), BigramOrder());
   }
 
-  std::string_view text_;
   const std::vector<float>& scores_;
-  const Tokenizer& find_;
+  const Tokenizer& vocab_;
+  std::string_view text_;
   std::vector<Symbol> symbols_;
-  std::priority_queue<Bigram, std::vector<Bigram>, BigramOrder> queue_;
+  std::vector<Bigram> heap_;  // max-heap under BigramOrder
 };
+
+namespace {
+
+// True when no vocabulary entry has a "▁" right after something else. Then no merge can join a
+// character to a following "▁", and the text can be merged in independent chunks that each start
+// at such a "▁" (a word with its leading space): the same result, with much smaller heaps.
+bool CanSplitBeforeSpaces(const std::vector<std::string>& tokens) {
+  for (const std::string& t : tokens) {
+    for (size_t at = t.find(kSpaceMarker, 1); at != std::string::npos;
+         at = t.find(kSpaceMarker, at + 1)) {
+      if (at < kSpaceMarker.size() ||
+          t.compare(at - kSpaceMarker.size(), kSpaceMarker.size(), kSpaceMarker) != 0) {
+        return false;
+      }
+    }
+  }
+  return true;
+}
 
 }  // namespace
 
@@ -103,6 +135,7 @@ Result<std::unique_ptr<Tokenizer>> SpmTokenizer::Create(const gguf::GgufFile& fi
                                 ": has the wrong type (want a bool)");
   }
   t->add_space_prefix_ = add_space_prefix.value_or(true);
+  t->split_before_spaces_ = CanSplitBeforeSpaces(t->tokens_);
 
   TokenId unknown = -1;
   for (size_t i = 0; i < t->types_.size() && unknown < 0; ++i) {
@@ -146,11 +179,31 @@ std::vector<TokenId> SpmTokenizer::Encode(std::string_view text, bool add_bos,
 }
 
 void SpmTokenizer::EncodeEscaped(std::string_view text, std::vector<TokenId>& out) const {
-  SpmSession session(text, scores_, *this);
-  session.Merge();
+  SpmSession session(scores_, *this);
+  size_t chunk_begin = 0;
+  while (chunk_begin < text.size()) {
+    size_t chunk_end = text.size();
+    if (split_before_spaces_) {
+      // The next "▁" that follows something other than "▁".
+      for (size_t at = text.find(kSpaceMarker, chunk_begin + 1); at != std::string_view::npos;
+           at = text.find(kSpaceMarker, at + 1)) {
+        if (text.substr(at - std::min(at, kSpaceMarker.size()), kSpaceMarker.size()) !=
+            kSpaceMarker) {
+          chunk_end = at;
+          break;
+        }
+      }
+    }
+    session.Merge(text.substr(chunk_begin, chunk_end - chunk_begin));
+    AppendPieces(session, out);
+    chunk_begin = chunk_end;
+  }
+}
+
+// Every merged piece is a vocabulary entry (merges are only proposed for those), so only single
+// characters can be missing: they become byte tokens.
+void SpmTokenizer::AppendPieces(const SpmSession& session, std::vector<TokenId>& out) const {
   const std::vector<Symbol>& symbols = session.symbols();
-  // Every merged piece is a vocabulary entry (merges are only proposed for those), so only
-  // single characters can be missing: they become byte tokens.
   for (size_t i = symbols.empty() ? kNone : 0; i != kNone; i = symbols[i].next) {
     const std::string_view piece = session.Text(symbols[i]);
     const TokenId id = LookupToken(piece);

@@ -21,6 +21,8 @@
 
 namespace parapet::engine::internal {
 
+class SpmSession;
+
 class SpmTokenizer final : public Tokenizer {
  public:
   // Builds the tokenizer from `file` (REQUIRES: tokenizer.ggml.model is "llama"). Errors are
@@ -37,10 +39,13 @@ class SpmTokenizer final : public Tokenizer {
 
   // Appends the tokens of one text fragment whose spaces are already "▁".
   void EncodeEscaped(std::string_view text, std::vector<TokenId>& out) const;
+  // Appends the tokens of the pieces `session` ended with.
+  void AppendPieces(const SpmSession& session, std::vector<TokenId>& out) const;
   // Appends the byte tokens for `bytes`.
   void AppendBytes(std::string_view bytes, std::vector<TokenId>& out) const;
 
   std::vector<float> scores_;
+  bool split_before_spaces_ = false;  // see CanSplitBeforeSpaces in the .cc
   // The token for each byte: <0xHH>, else the one-byte text, else the unknown token, else -1.
   std::array<TokenId, 256> byte_tokens_{};
 };

@@ -247,8 +247,8 @@ void SplitNumberRuns(const Chunk& c, PieceWriter& w) {
 
 // ---- DeepSeek-LLM ----
 
-// The cased letters of DeepSeek's second regex, \s?[A-Za-zµÀ-ÖØ-öø-ƺ...𞤀-𞥃]+ (its class
-// written as code point ranges).
+// The cased letters of DeepSeek's second regex, \s?[A-Za-zµÀ-ÖØ-öø-ƺ...𞤀-𞥃]+ (its
+// class written as code point ranges).
 constexpr std::array<CodepointSpan, 84> kDeepseekLetters = {{
     {0x41, 0x5A},       {0x61, 0x7A},       {0xB5, 0xB5},       {0xC0, 0xD6},
     {0xD8, 0xF6},       {0xF8, 0x1BA},      {0x1BC, 0x1BF},     {0x1C4, 0x293},

@@ -215,6 +215,50 @@ TEST(Tokenizer, Stories260KMatchesLlamaTokenize) {
   EXPECT_EQ(checked, 5);
 }
 
+// SentencePiece merges run per word when no token joins a character to a following "▁". An extra
+// token that can never be built ("\x01▁\x02": its halves are not tokens) turns that off; both
+// must tokenize everything the same.
+TEST(Tokenizer, SpmWordChunksMatchWholeTextMerging) {
+  PARAPET_REQUIRE_SHARED(path, "tokenizer/ggml-vocab-llama-spm.gguf");
+  auto file = gguf::GgufFile::Open(path);
+  ASSERT_TRUE(file.ok());
+  const auto* tokens = (*file)->GetStringArray("tokenizer.ggml.tokens");
+  ASSERT_NE(tokens, nullptr);
+  VocabSpec spec;
+  spec.tokens.assign(tokens->begin(), tokens->end());
+  spec.tokens.push_back("\x01\xE2\x96\x81\x02");
+  spec.scores = *(*file)->GetFloatArray("tokenizer.ggml.scores");
+  spec.scores.push_back(0.0f);
+  spec.types.clear();
+  const std::optional<std::vector<int64_t>> types =
+      (*file)->GetIntArray("tokenizer.ggml.token_type");
+  ASSERT_TRUE(types.has_value());
+  for (int64_t t : *types) spec.types.push_back(static_cast<int32_t>(t));
+  spec.types.push_back(1);
+  auto whole = BuildTokenizer(spec);
+  ASSERT_TRUE(whole.ok()) << whole.status().ToString();
+  auto chunked = LoadTokenizer(path);
+  ASSERT_NE(chunked, nullptr);
+
+  std::vector<std::string> texts;
+  for (const VocabCase& c : ReadVocabCases(path + ".inp", path + ".out")) texts.push_back(c.text);
+  std::mt19937 rng(7);
+  const std::string alphabet[] = {"a",  "e",  "th", " ",        " ",
+                                  "  ", "\n", ".",  "\xC3\xA9", "\xE2\x96\x81"};
+  for (int i = 0; i < 1000; ++i) {
+    std::string text;
+    for (int j = static_cast<int>(rng() % 40); j > 0; --j) {
+      text += rng() % 8 == 0 ? std::string(1, static_cast<char>(rng() & 0xFF))
+                             : alphabet[rng() % std::size(alphabet)];
+    }
+    texts.push_back(text);
+  }
+  for (const std::string& text : texts) {
+    EXPECT_EQ(Join((*whole)->Encode(text, true)), Join(chunked->Encode(text, true)))
+        << "text: '" << text << "'";
+  }
+}
+
 // ---- special tokens ----
 
 TEST(Tokenizer, ParseSpecialFindsControlTokens) {
@@ -488,6 +532,25 @@ TEST(Tokenizer, SmallByteLevelVocabulary) {
   EXPECT_EQ(special.back(), 257);
   EXPECT_TRUE((*tok)->IsEndOfGeneration(257));
   EXPECT_FALSE((*tok)->IsEndOfGeneration(256));
+}
+
+// Special tokens are cut out longest first, as in llama.cpp, not leftmost first.
+TEST(Tokenizer, SpecialTokensLongestFirst) {
+  VocabSpec spec = ByteLevelSpec();
+  spec.tokens.push_back("xa");   // 258, user-defined
+  spec.tokens.push_back("abc");  // 259, user-defined
+  spec.tokens.push_back("<c>");  // 260, control
+  spec.scores.assign(spec.tokens.size(), 0.0f);
+  spec.types.resize(spec.tokens.size(), 4);
+  spec.types[260] = 3;
+  auto tok = BuildTokenizer(spec);
+  ASSERT_TRUE(tok.ok()) << tok.status().ToString();
+  EXPECT_EQ(Join((*tok)->Encode("xabc", false)), "120 259");
+  EXPECT_EQ(Join((*tok)->Encode("xaxabc", false)), "258 120 259");
+  EXPECT_EQ(Join((*tok)->Encode("xa<c>xa", false)), "258 60 99 62 258");
+  EXPECT_EQ(Join((*tok)->Encode("xa<c>xa", false, true)), "258 260 258");
+  EXPECT_EQ((*tok)->Decode((*tok)->Encode("xa<c>abc", false, true)), "xaabc");
+  EXPECT_EQ((*tok)->Decode((*tok)->Encode("xa<c>abc", false, true), true), "xa<c>abc");
 }
 
 // ---- Unicode tables ----

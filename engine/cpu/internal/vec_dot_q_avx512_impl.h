@@ -4,15 +4,17 @@
 // PARAPET_AVX512_Q_TABLE to the name of the table function to emit. Where VNNI is on, integer
 // dot products use vpdpbusd / vpdpwssd instead of maddubs + madd + add.
 //
-// The arithmetic is that of the AVX2 kernels (see vec_dot_kquants_avx2.cc) on 64 elements per
-// instruction. Q4_0 / Q8_0 handle two 32-element blocks per 512-bit register; signed x signed
-// byte products use |w| times y with w's sign moved onto y (a masked negate).
+// The K-quant arithmetic is that of the AVX2 kernels (see vec_dot_kquants_avx2.cc) on 64
+// elements per instruction. Q4_0 / Q8_0 use the 256-bit kernel of vec_dot_q0_impl.h (with
+// vpdpbusd under VNNI), which measured faster than a 512-bit one on Zen 4: their 32-element
+// blocks each need their own scale, so wider registers mostly add shuffles.
 #include <immintrin.h>
 
 #include <cstring>
 #include <type_traits>
 
 #include "engine/cpu/internal/avx2_util.h"
+#include "engine/cpu/internal/vec_dot_q0_impl.h"
 #include "engine/cpu/internal/vec_dot_tables.h"
 #include "engine/quants.h"
 
@@ -28,19 +30,6 @@ namespace {  // NOLINT(build/namespaces): per-ISA copies, see avx2_util.h
 inline __m512i Join(__m256i lo, __m256i hi) {
   return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
 }
-inline __m512 JoinBroadcast(float lo, float hi) {
-  return _mm512_insertf32x8(_mm512_set1_ps(lo), _mm256_set1_ps(hi), 1);
-}
-
-// Sums of 4 adjacent products of unsigned bytes `u` and signed bytes `s`, as 16 int32.
-inline __m512i DotU8S8x64(__m512i u, __m512i s) {
-#if defined(__AVX512VNNI__)
-  return _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, s);
-#else
-  return _mm512_madd_epi16(_mm512_maddubs_epi16(u, s), _mm512_set1_epi16(1));
-#endif
-}
-
 // acc + sums of 2 adjacent products of int16 `a` and `b`, as 16 int32.
 inline __m512i MaddAcc512(__m512i acc, __m512i a, __m512i b) {
 #if defined(__AVX512VNNI__)
@@ -53,54 +42,6 @@ inline __m512i MaddAcc512(__m512i acc, __m512i a, __m512i b) {
 inline const BlockQ8_K& ActBlockK(const uint8_t* act, size_t stride, int r, int64_t ib) {
   return reinterpret_cast<const BlockQ8_K*>(act + r * stride)[ib];
 }
-
-// ---- Q4_0 / Q8_0 x Q8_0 ----
-
-inline __m256i Unpack32(const BlockQ4_0& b) {
-  const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs));
-  const __m256i nibbles =
-      _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), _mm256_set1_epi8(0x0F));
-  return _mm256_sub_epi8(nibbles, _mm256_set1_epi8(8));
-}
-inline __m256i Unpack32(const BlockQ8_0& b) { return LoadU256(b.qs); }
-
-template <typename Block>
-struct Q0Kernel512 {
-  // Adds blocks ib and ib+1 (or ib alone when kSingle) of every row into acc.
-  template <int R, bool kSingle>
-  static void AddPair(const Block* w, const uint8_t* act, size_t stride, int64_t ib, __m512* acc) {
-    const __m256i zero256 = _mm256_setzero_si256();
-    const __m512i q = Join(Unpack32(w[ib]), kSingle ? zero256 : Unpack32(w[ib + 1]));
-    const __m512i abs_q = _mm512_abs_epi8(q);
-    const __mmask64 negative = _mm512_movepi8_mask(q);
-    const float dw0 = HalfToFloat(w[ib].d);
-    const float dw1 = kSingle ? 0.0f : HalfToFloat(w[ib + 1].d);
-    for (int r = 0; r < R; ++r) {
-      const BlockQ8_0* y = reinterpret_cast<const BlockQ8_0*>(act + r * stride) + ib;
-      const __m512i yv = Join(LoadU256(y[0].qs), kSingle ? zero256 : LoadU256(y[1].qs));
-      const __m512i signed_y = _mm512_mask_sub_epi8(yv, negative, _mm512_setzero_si512(), yv);
-      const __m512 p = _mm512_cvtepi32_ps(DotU8S8x64(abs_q, signed_y));
-      const float d1 = kSingle ? 0.0f : dw1 * HalfToFloat(y[1].d);
-      acc[r] = _mm512_fmadd_ps(JoinBroadcast(dw0 * HalfToFloat(y[0].d), d1), p, acc[r]);
-    }
-  }
-
-  template <int R>
-  static void Run(int64_t n, const void* w_row, const uint8_t* act, size_t stride, float* out) {
-    const auto* w = static_cast<const Block*>(w_row);
-    const int64_t nb = n / kQK8_0;
-    __m512 acc0[R], acc1[R];
-    for (int r = 0; r < R; ++r) acc0[r] = acc1[r] = _mm512_setzero_ps();
-    int64_t ib = 0;
-    for (; ib + 4 <= nb; ib += 4) {  // two independent FMA chains
-      AddPair<R, false>(w, act, stride, ib, acc0);
-      AddPair<R, false>(w, act, stride, ib + 2, acc1);
-    }
-    for (; ib + 2 <= nb; ib += 2) AddPair<R, false>(w, act, stride, ib, acc0);
-    if (ib < nb) AddPair<R, true>(w, act, stride, ib, acc1);
-    for (int r = 0; r < R; ++r) out[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0[r], acc1[r]));
-  }
-};
 
 // ---- Q4_K / Q5_K ----
 
@@ -244,8 +185,8 @@ constexpr int kMaxRows = 4;
 template <typename Kernel>
 constexpr auto kDot = DotInGroups<Kernel, kMaxRows>;
 
-constexpr VecDotKernel kQ4_0{TensorType::kQ8_0, QuantizeActQ8_0, kDot<Q0Kernel512<BlockQ4_0>>};
-constexpr VecDotKernel kQ8_0{TensorType::kQ8_0, QuantizeActQ8_0, kDot<Q0Kernel512<BlockQ8_0>>};
+constexpr VecDotKernel kQ4_0{TensorType::kQ8_0, QuantizeActQ8_0, kDot<Q0Kernel<BlockQ4_0>>};
+constexpr VecDotKernel kQ8_0{TensorType::kQ8_0, QuantizeActQ8_0, kDot<Q0Kernel<BlockQ8_0>>};
 constexpr VecDotKernel kQ4_K{TensorType::kQ8_K, QuantizeActQ8_K, kDot<K4Or5Kernel512<BlockQ4_K>>};
 constexpr VecDotKernel kQ5_K{TensorType::kQ8_K, QuantizeActQ8_K, kDot<K4Or5Kernel512<BlockQ5_K>>};
 constexpr VecDotKernel kQ6_K{TensorType::kQ8_K, QuantizeActQ8_K, kDot<Q6KKernel512>};

@@ -1,0 +1,175 @@
+// The `parapet` executable as a user runs it: real processes, real files, exit codes and output.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <boost/json.hpp>
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include "tests/engine/golden_util.h"
+#include "tests/engine/test_data_util.h"
+
+namespace parapet {
+namespace {
+
+struct Run {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs `parapet ARGS` through the shell, capturing stdout and stderr.
+Run Parapet(const std::string& args) {
+  std::string dir = testing::ScratchDir("cli_run");
+  std::string err_path = dir + "/stderr";
+  std::string cmd = std::string(PARAPET_BINARY_DIR) + "/cli/parapet " + args + " 2>" + err_path;
+  Run r;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  int status = pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.err = testing::ReadFileOrDie(err_path);
+  return r;
+}
+
+std::string Quote(const std::string& s) { return "'" + s + "'"; }
+
+std::string DemoModel() { return std::string(PARAPET_SOURCE_DIR) + "/models/stories260K.gguf"; }
+
+TEST(Cli, ModelInfoDescribesTheDemoModel) {
+  Run r = Parapet("model info " + DemoModel());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("architecture:    llama"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("sentencepiece"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("512 tokens"), std::string::npos) << r.out;
+  Run j = Parapet("model info --json " + DemoModel());
+  ASSERT_EQ(j.exit_code, 0) << j.err;
+  boost::json::value v = boost::json::parse(j.out);
+  EXPECT_EQ(v.at("layers").as_int64(), 5);
+  EXPECT_EQ(v.at("experts").as_int64(), 0);
+  EXPECT_EQ(v.at("vocab_size").as_int64(), 512);
+}
+
+TEST(Cli, ModelInfoShowsExperts) {
+  PARAPET_REQUIRE_SHARED(path, "models/stories260K-moe4x2-scaled.gguf");
+  Run r = Parapet("model info --json " + path);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  boost::json::value v = boost::json::parse(r.out);
+  EXPECT_EQ(v.at("experts").as_int64(), 4);
+  EXPECT_EQ(v.at("experts_used").as_int64(), 2);
+  EXPECT_LT(v.at("active_parameters").as_int64(), v.at("parameters").as_int64());
+}
+
+TEST(Cli, TokenizeJsonPrintsOneArray) {
+  Run r = Parapet("tokenize --json --model " + DemoModel() + " 'Once upon a time'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  boost::json::value v = boost::json::parse(r.out);
+  ASSERT_TRUE(v.is_array());
+  EXPECT_EQ(v.as_array().front().as_int64(), 1);  // BOS
+  Run nb = Parapet("tokenize --json --no-bos --model " + DemoModel() + " 'Once upon a time'");
+  ASSERT_EQ(nb.exit_code, 0);
+  EXPECT_EQ(boost::json::parse(nb.out).as_array().size() + 1, v.as_array().size());
+}
+
+TEST(Cli, GenerateJsonMatchesLlamaCppGolden) {
+  PARAPET_REQUIRE_SHARED(golden_path, "engine/golden/peaky-moe-Q4_K_M.json");
+  PARAPET_REQUIRE_FIXTURE(model, "peaky-moe-Q4_K_M.gguf");
+  auto golden = testing::LoadGolden(golden_path);
+  ASSERT_TRUE(golden.ok());
+  const testing::GoldenRun& run = golden->runs[0];
+  Run r = Parapet("generate --json --temperature 0 --max-tokens 32 --logprobs 5 --threads 2 --model " +
+                  model + " --prompt " + Quote(run.prompt));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  boost::json::value v = boost::json::parse(r.out);
+  EXPECT_EQ(boost::json::value_to<std::vector<int>>(v.at("prompt_ids")), run.prompt_ids);
+  EXPECT_EQ(boost::json::value_to<std::vector<int>>(v.at("generated_ids")), run.generated_ids);
+  EXPECT_EQ(v.at("text").as_string(), run.generated_text);
+  EXPECT_EQ(v.at("timings").at("generated_tokens").as_int64(), 32);
+  const auto& steps = v.at("steps").as_array();
+  ASSERT_EQ(steps.size(), 32u);
+  EXPECT_EQ(steps[0].at("top").as_array().size(), 5u);
+  EXPECT_EQ(steps[0].at("top").at(0).at(0).as_int64(), run.steps[0].top5[0].first);
+}
+
+TEST(Cli, GenerateStreamsTextWithoutJson) {
+  Run r = Parapet("generate --model " + DemoModel() +
+                  " --prompt 'Once upon a time' --max-tokens 20 --seed 1 --threads 1");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("Once upon a time", 0), 0u) << r.out;
+  EXPECT_GT(r.out.size(), std::string("Once upon a time").size() + 20);
+  EXPECT_NE(r.err.find("tok/s"), std::string::npos);
+  // Same seed, same text.
+  Run again = Parapet("generate --model " + DemoModel() +
+                      " --prompt 'Once upon a time' --max-tokens 20 --seed 1 --threads 2");
+  EXPECT_EQ(again.out, r.out);
+}
+
+struct BadArgs {
+  std::string args;
+  const char* expect;  // substring of the one-line error
+};
+
+TEST(Cli, BadArgumentsExitTwoWithOneClearLine) {
+  std::string m = DemoModel();
+  std::vector<BadArgs> cases = {
+      {"", "A subcommand is required"},
+      {"frobnicate", "frobnicate"},
+      {"generate --prompt hi", "--model"},
+      {"generate --model " + m, "--prompt"},
+      {"generate --model /nonexistent.gguf --prompt hi", "/nonexistent.gguf: cannot open"},
+      {"generate --model " + m + " --prompt hi --temperature -1", "temperature"},
+      {"generate --model " + m + " --prompt hi --top-p 1.5", "top_p"},
+      {"generate --model " + m + " --prompt hi --max-tokens abc", "max-tokens"},
+      {"generate --model " + m + " --prompt hi --logprobs 99", "logprobs"},
+      {"generate --model " + m + " --prompt hi --backend tpu", "backend"},
+      {"generate --model " + m + " --prompt hi --chat", "chat template"},
+      {"generate --model " + m + " --prompt hi --ctx 1", "context window"},
+      {"tokenize --model /nonexistent.gguf hi", "cannot open"},
+      {"tokenize --model " + m, "TEXT or --file"},
+      {"model info /nonexistent.gguf", "cannot open"},
+  };
+  for (const BadArgs& c : cases) {
+    Run r = Parapet(c.args);
+    EXPECT_EQ(r.exit_code, 2) << c.args << "\n" << r.err;
+    EXPECT_NE(r.err.find(c.expect), std::string::npos) << c.args << "\n" << r.err;
+    EXPECT_TRUE(r.out.empty()) << c.args;
+  }
+}
+
+// A corpus of truncated and bit-flipped copies of a real model: every one is rejected with one
+// line naming the file, exit code 2 (or, for the rare harmless flip, runs normally).
+TEST(Cli, CorruptedModelsGiveClearErrors) {
+  std::string image = testing::ReadFileOrDie(DemoModel());
+  std::string dir = testing::ScratchDir("corrupt_models");
+  std::vector<size_t> cuts = {0, 3, 4, 8, 20, 24, 100, 1000, 5000, image.size() / 2,
+                              image.size() - 1};
+  int i = 0;
+  for (size_t cut : cuts) {
+    std::string path = dir + "/cut" + std::to_string(i++) + ".gguf";
+    std::ofstream(path, std::ios::binary) << image.substr(0, cut);
+    Run r = Parapet("generate --max-tokens 2 --model " + path + " --prompt hi");
+    EXPECT_EQ(r.exit_code, 2) << path;
+    EXPECT_NE(r.err.find(path), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
+  // Flip bytes in the header region (metadata and tensor table).
+  uint32_t seed = 99;
+  for (int k = 0; k < 40; ++k) {
+    std::string m = image;
+    seed = seed * 1103515245u + 12345u;
+    size_t pos = 8 + (seed >> 8) % 12000;
+    m[pos] = static_cast<char>(m[pos] ^ (1 << (seed % 8)));
+    std::string path = dir + "/flip" + std::to_string(k) + ".gguf";
+    std::ofstream(path, std::ios::binary) << m;
+    Run r = Parapet("generate --max-tokens 2 --threads 1 --seed 1 --model " + path + " --prompt hi");
+    EXPECT_TRUE(r.exit_code == 0 || r.exit_code == 2) << path << " exit " << r.exit_code;
+    if (r.exit_code == 2) EXPECT_NE(r.err.find("parapet: "), std::string::npos) << r.err;
+  }
+}
+
+}  // namespace
+}  // namespace parapet
