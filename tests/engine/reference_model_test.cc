@@ -3,7 +3,8 @@
 //     sharing batches; logits for some tokens of a batch only) against ReferenceModel on every
 //     available model, compared as the largest |Δ log-softmax| over the reference's top-20 ids at
 //     every position;
-//   - ReferenceModel: the perm MoE file computes the dense stories260K function;
+//   - ReferenceModel: the perm MoE file computes the dense stories260K function; production
+//     logits do not depend on the thread count;
 //   - ReferenceModelGolden: the reference itself against llama.cpp's goldens (validates the
 //     oracle);
 //   - ModelForwardBadInput: rejected batches leave the caches untouched.
@@ -12,7 +13,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <boost/json.hpp>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -22,6 +22,7 @@
 
 #include "engine/gguf/gguf_file.h"
 #include "engine/model.h"
+#include "tests/engine/golden_util.h"
 #include "tests/engine/test_data_util.h"
 
 namespace parapet::engine::testing {
@@ -43,7 +44,7 @@ struct LoadedModel {
 };
 
 void LoadBoth(const std::string& path, LoadedModel* out) {
-  auto model = Model::Load(path, ModelOptions{.n_threads = 2});
+  auto model = Model::Load(path, ModelOptions{.n_threads = 1});
   ASSERT_TRUE(model.ok()) << model.status().ToString();
   out->model = std::move(model).value();
   const Model& m = *out->model;
@@ -161,14 +162,9 @@ void RunTwoSequences(Model& model, const std::vector<TokenId>& a, const std::vec
 
 // ---- comparing ----
 
-std::vector<double> LogSoftmax(const std::vector<float>& logits) {
-  const double mx = *std::max_element(logits.begin(), logits.end());
-  double sum = 0;
-  for (float l : logits) sum += std::exp(l - mx);
-  const double log_z = mx + std::log(sum);
-  std::vector<double> out(logits.size());
-  for (size_t i = 0; i < logits.size(); ++i) out[i] = logits[i] - log_z;
-  return out;
+// log_softmax(logits) in double: [n_vocab] -> [n_vocab].
+std::vector<double> LogProbs(const std::vector<float>& logits) {
+  return ::parapet::testing::LogSoftmax(logits.data(), static_cast<int>(logits.size()));
 }
 
 // The largest |log_softmax(got) - log_softmax(want)| over want's `k` most likely ids at every
@@ -178,8 +174,8 @@ double MaxTopLogProbDiff(const Logits& want, const Logits& got, int k = kTopIds)
   double worst = 0;
   for (size_t p = 0; p < std::min(want.size(), got.size()); ++p) {
     if (got[p].empty()) continue;  // a row the run did not ask logits for
-    const std::vector<double> lw = LogSoftmax(want[p]);
-    const std::vector<double> lg = LogSoftmax(got[p]);
+    const std::vector<double> lw = LogProbs(want[p]);
+    const std::vector<double> lg = LogProbs(got[p]);
     std::vector<int32_t> ids(lw.size());
     std::iota(ids.begin(), ids.end(), 0);
     const auto top_end = ids.begin() + std::min<ptrdiff_t>(k, static_cast<ptrdiff_t>(ids.size()));
@@ -315,84 +311,30 @@ TEST(ReferenceModel, PermutedExpertsMatchDenseStories260K) {
   EXPECT_LE(d_prod, kF32Tolerance);
 }
 
+// ---- threads ----
+
+// The CPU backend splits products by weight rows and attention by (token, head), so every output
+// is computed by the same code in the same order whatever the thread count: bitwise equal logits.
+TEST(ReferenceModel, ProductionLogitsDoNotDependOnThreadCount) {
+  PARAPET_REQUIRE_FIXTURE(path, "peaky-moe-Q4_K_M.gguf");
+  auto one = Model::Load(path, ModelOptions{.n_threads = 1});
+  auto two = Model::Load(path, ModelOptions{.n_threads = 2});
+  ASSERT_TRUE(one.ok()) << one.status().ToString();
+  ASSERT_TRUE(two.ok()) << two.status().ToString();
+  const std::vector<TokenId> ids =
+      TestTokens((*one)->tokenizer().bos_id(), (*one)->config().n_vocab, 4, kSeqLen);
+  const Logits want = RunPrefillThenDecode(**one, ids, kPromptLen);
+  const Logits got = RunPrefillThenDecode(**two, ids, kPromptLen);
+  ASSERT_EQ(want.size(), got.size());
+  for (size_t p = 0; p < want.size(); ++p) EXPECT_TRUE(want[p] == got[p]) << "position " << p;
+}
+
 // ---- the reference against llama.cpp's goldens ----
-
-struct GoldenStep {
-  std::vector<std::pair<TokenId, double>> top5;  // (id, log-prob), by falling logit
-  double margin = 0;                             // top1 - top2 log-prob
-};
-
-struct GoldenRun {
-  std::vector<TokenId> prompt_ids;     // BOS + prompt tokens
-  std::vector<TokenId> generated_ids;  // greedy continuation
-  std::vector<GoldenStep> steps;       // steps[k] chose generated_ids[k]
-};
-
-// Reads a JSON array of integers.
-bool ReadIds(const boost::json::value* v, std::vector<TokenId>* out) {
-  const boost::json::array* a = v != nullptr ? v->if_array() : nullptr;
-  if (a == nullptr) return false;
-  for (const boost::json::value& e : *a) {
-    boost::system::error_code ec;
-    const int64_t id = e.to_number<int64_t>(ec);
-    if (ec) return false;
-    out->push_back(static_cast<TokenId>(id));
-  }
-  return true;
-}
-
-bool ReadStep(const boost::json::value& v, GoldenStep* out) {
-  const boost::json::object* o = v.if_object();
-  const boost::json::value* top5 = o != nullptr ? o->if_contains("top5") : nullptr;
-  const boost::json::value* margin = o != nullptr ? o->if_contains("margin") : nullptr;
-  if (top5 == nullptr || !top5->is_array() || margin == nullptr) return false;
-  boost::system::error_code ec;
-  out->margin = margin->to_number<double>(ec);
-  for (const boost::json::value& pair : top5->get_array()) {
-    const boost::json::array* p = pair.if_array();
-    if (ec || p == nullptr || p->size() != 2) return false;
-    const int64_t id = (*p)[0].to_number<int64_t>(ec);
-    const double logprob = (*p)[1].to_number<double>(ec);
-    out->top5.emplace_back(static_cast<TokenId>(id), logprob);
-  }
-  return !ec;
-}
-
-// Parses a "golden-greedy-v1" file (format in ../shared/data/engine/README.md).
-Result<std::vector<GoldenRun>> ParseGolden(const std::string& text) {
-  boost::system::error_code ec;
-  const boost::json::value root = boost::json::parse(text, ec);
-  if (ec) return DataLossError("golden JSON: " + ec.message());
-  const boost::json::object* o = root.if_object();
-  const boost::json::value* runs = o != nullptr ? o->if_contains("runs") : nullptr;
-  if (runs == nullptr || !runs->is_array()) return DataLossError("golden JSON: no 'runs' array");
-  std::vector<GoldenRun> out;
-  for (const boost::json::value& r : runs->get_array()) {
-    const boost::json::object* ro = r.if_object();
-    const boost::json::value* steps = ro != nullptr ? ro->if_contains("steps") : nullptr;
-    GoldenRun run;
-    if (ro == nullptr || !ReadIds(ro->if_contains("prompt_ids"), &run.prompt_ids) ||
-        !ReadIds(ro->if_contains("generated_ids"), &run.generated_ids) || steps == nullptr ||
-        !steps->is_array()) {
-      return DataLossError("golden JSON: malformed run");
-    }
-    for (const boost::json::value& s : steps->get_array()) {
-      if (!ReadStep(s, &run.steps.emplace_back())) return DataLossError("golden JSON: bad step");
-    }
-    if (run.steps.size() != run.generated_ids.size()) {
-      return DataLossError("golden JSON: steps and generated_ids differ in length");
-    }
-    out.push_back(std::move(run));
-  }
-  return out;
-}
 
 struct GoldenCase {
   const char* label;   // test name suffix
-  const char* model;   // fixture name (fixture) or path under ../shared/data
   const char* golden;  // file in ../shared/data/engine/golden
-  bool fixture;
-  double tolerance;  // max |Δ log-prob| per top-5 id, nats
+  double tolerance;    // max |Δ log-prob| per top-5 id, nats
 };
 
 // Tolerances as the fixture README suggests: llama.cpp (F16 KV cache, float sums) differs from a
@@ -401,14 +343,12 @@ struct GoldenCase {
 // 0.0030 (peaky-llama3: rope_freqs and tied embeddings), 0.0114 (stories260K and perm) and
 // 0.0257 (scaled). Any of the README's simulated bugs moves them by 0.15 nats or more.
 const GoldenCase kGoldenCases[] = {
-    {"PeakyMoeF32", "peaky-moe-F32.gguf", "peaky-moe-F32.json", true, 0.01},
-    {"PeakyDenseF32", "peaky-dense-F32.gguf", "peaky-dense-F32.json", true, 0.01},
-    {"PeakyLlama3F32", "peaky-llama3-F32.gguf", "peaky-llama3-F32.json", true, 0.01},
-    {"Stories260K", "models/stories260K.gguf", "stories260K.json", false, 0.03},
-    {"Stories260KMoePerm", "models/stories260K-moe4x2-perm.gguf", "stories260K-moe4x2-perm.json",
-     false, 0.03},
-    {"Stories260KMoeScaled", "models/stories260K-moe4x2-scaled.gguf",
-     "stories260K-moe4x2-scaled.json", false, 0.03},
+    {"PeakyMoeF32", "peaky-moe-F32.json", 0.01},
+    {"PeakyDenseF32", "peaky-dense-F32.json", 0.01},
+    {"PeakyLlama3F32", "peaky-llama3-F32.json", 0.01},
+    {"Stories260K", "stories260K.json", 0.03},
+    {"Stories260KMoePerm", "stories260K-moe4x2-perm.json", 0.03},
+    {"Stories260KMoeScaled", "stories260K-moe4x2-scaled.json", 0.03},
 };
 
 class ReferenceModelGolden : public ::testing::TestWithParam<GoldenCase> {};
@@ -418,35 +358,31 @@ class ReferenceModelGolden : public ::testing::TestWithParam<GoldenCase> {};
 // the tolerance.
 TEST_P(ReferenceModelGolden, TeacherForcedTop5LogProbs) {
   const GoldenCase& c = GetParam();
-  std::string path;
-  if (c.fixture) {
-    PARAPET_REQUIRE_FIXTURE(fixture_path, c.model);
-    path = fixture_path;
-  } else {
-    PARAPET_REQUIRE_SHARED(shared_path, c.model);
-    path = shared_path;
-  }
   PARAPET_REQUIRE_SHARED(golden_path, std::string("engine/golden/") + c.golden);
-  auto runs = ParseGolden(::parapet::testing::ReadFileOrDie(golden_path));
-  ASSERT_TRUE(runs.ok()) << runs.status().ToString();
+  auto golden = ::parapet::testing::LoadGolden(golden_path);
+  ASSERT_TRUE(golden.ok()) << golden.status().ToString();
+  const std::string model_path = ::parapet::testing::GoldenModelPath(golden->model);
+  if (model_path.empty()) GTEST_SKIP() << golden->model << " not found";
   std::unique_ptr<ReferenceModel> ref;
-  ASSERT_NO_FATAL_FAILURE(LoadReference(path, &ref));
+  ASSERT_NO_FATAL_FAILURE(LoadReference(model_path, &ref));
   double worst = 0;
-  for (const GoldenRun& run : *runs) {
-    std::vector<TokenId> ids = run.prompt_ids;
+  for (const ::parapet::testing::GoldenRun& run : golden->runs) {
+    ASSERT_EQ(run.steps.size(), run.generated_ids.size());
+    std::vector<TokenId> ids(run.prompt_ids.begin(), run.prompt_ids.end());
     ids.insert(ids.end(), run.generated_ids.begin(), run.generated_ids.end() - 1);
     const Logits logits = RunReference(*ref, ids);
     for (size_t k = 0; k < run.steps.size(); ++k) {
       const std::vector<float>& step_logits = logits[run.prompt_ids.size() - 1 + k];
-      const std::vector<double> logprobs = LogSoftmax(step_logits);
+      const std::vector<double> logprobs = LogProbs(step_logits);
       for (const auto& [id, want] : run.steps[k].top5) {
         const double d = std::fabs(logprobs[static_cast<size_t>(id)] - want);
         worst = std::max(worst, d);
-        EXPECT_LE(d, c.tolerance) << "step " << k << " id " << id;
+        EXPECT_LE(d, c.tolerance) << run.prompt << ": step " << k << " id " << id;
       }
-      if (run.steps[k].margin >= 0.3) {
+      if (run.steps[k].margin >= 0.3f) {
         const auto argmax = std::max_element(step_logits.begin(), step_logits.end());
-        EXPECT_EQ(argmax - step_logits.begin(), run.generated_ids[k]) << "step " << k;
+        EXPECT_EQ(argmax - step_logits.begin(), run.generated_ids[k])
+            << run.prompt << ": step " << k;
       }
     }
   }
