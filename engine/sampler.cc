@@ -190,7 +190,24 @@ double ApplyCut(float cut_weight, uint32_t cut_id, float min_weight, std::span<f
 // (exponent and top 3 mantissa bits, buckets about 9% wide), then the next 8 bits. Bucket 0
 // holds weight 0 only: positive weights are at least e^-80, far above the denormals.
 constexpr uint32_t kWeightBuckets = (0x3F800000u >> 20) + 1;  // bucket of 1.0f, plus one
+constexpr uint32_t kSubBins = 256;                            // level 2: bits 19..12
+constexpr uint32_t kFineBins = 4096;                          // level 3: bits 11..0
 constexpr size_t kHistograms = 4;
+
+// Adds copies 1..kHistograms-1 of an interleaved histogram of `n_bins` into copy 0.
+void MergeHistograms(double* mass, size_t n_bins) {
+  for (size_t b = 0; b < n_bins; ++b) {
+    for (size_t h = 1; h < kHistograms; ++h) mass[b] += mass[h * n_bins + b];
+  }
+}
+
+// Walks mass[top], mass[top - 1], ... and returns the first bin where `above` plus the bin
+// reaches `want` (or 0), having added the bins passed over to `above`.
+uint32_t WalkDown(const double* mass, uint32_t top, double want, double& above) {
+  uint32_t i = top;
+  while (i > 0 && above + mass[i] < want) above += mass[i--];
+  return i;
+}
 
 }  // namespace
 
@@ -235,7 +252,8 @@ Sampler::Sampler(const SamplingParams& params, int32_t n_vocab)
   weights_.resize(n);
   block_max_.resize((n + kBlock - 1) / kBlock);
   block_mass_.resize((n + kBlock - 1) / kBlock);
-  bucket_mass_.resize(kHistograms * kWeightBuckets);
+  bucket_mass_.resize(std::max<size_t>(kHistograms * kWeightBuckets, kFineBins));
+  fine_count_.resize(kHistograms * kFineBins);
 }
 
 uint64_t Sampler::NextU64() {
@@ -399,59 +417,75 @@ int32_t Sampler::SampleFromAll(std::span<const float> logits, float max_logit, d
 Sampler::Candidate Sampler::FindNucleusCut(float max_logit, float scale, double total) {
   // Only tokens weighing at least `floor` can be in the nucleus: the others weigh at most
   // n * floor = (1 - top_p) * total / 2 together, so the heavier ones alone reach top_p. Blocks
-  // whose maximum is below the floor are skipped by every pass here.
+  // whose maximum is below the floor are skipped by every pass.
   const double target = static_cast<double>(params_.top_p) * total;
   const float floor = static_cast<float>((total - target) / (2.0 * static_cast<double>(n_vocab_)));
   const float min_block_logit = max_logit + (std::log(floor) - 0.01f) / scale;
-  auto for_each_heavy_token = [&](auto&& visit) {
-    for (size_t b = 0; b < block_max_.size(); ++b) {
-      if (!(block_max_[b] >= min_block_logit)) continue;
-      const size_t end = std::min((b + 1) * kBlock, weights_.size());
-      for (size_t i = b * kBlock; i < end; ++i) visit(i, std::bit_cast<uint32_t>(weights_[i]));
-    }
-  };
-  // Walks `mass[top..0]` from the top; returns the first index where the running mass reaches
-  // `want`, and adds the mass above it to `above`.
-  auto walk = [](const double* mass, uint32_t top, double want, double& above) {
-    uint32_t i = top;
-    while (i > 0 && above + mass[i] < want) above += mass[i--];
-    return i;
-  };
-  // Level 1: the weight bucket (exponent + 3 mantissa bits) where the nucleus ends. The
-  // histogram is kept in kHistograms interleaved copies so that neighbouring tokens, often in
-  // one bucket, do not wait on each other's update.
-  std::fill(bucket_mass_.begin(), bucket_mass_.end(), 0.0);
-  for_each_heavy_token([&](size_t i, uint32_t bits) {
-    bucket_mass_[(i % kHistograms) * kWeightBuckets + (bits >> 20)] += weights_[i];
-  });
-  for (uint32_t b = 0; b < kWeightBuckets; ++b) {
-    for (size_t h = 1; h < kHistograms; ++h)
-      bucket_mass_[b] += bucket_mass_[h * kWeightBuckets + b];
+  heavy_blocks_.clear();
+  for (uint32_t b = 0; b < block_max_.size(); ++b) {
+    if (block_max_[b] >= min_block_logit) heavy_blocks_.push_back(b);
   }
   double above = 0.0;
-  const uint32_t bucket = walk(bucket_mass_.data(), kWeightBuckets - 1, target, above);
-  // Level 2: within it, the sub-bucket (next 8 mantissa bits); its tokens go to pool_.
-  double sub_mass[256] = {};
+  const uint32_t bucket = NucleusBucket(target, above);
+  return NucleusCutInBucket(bucket, target, above);
+}
+
+uint32_t Sampler::NucleusBucket(double target, double& above) {
+  // The histogram is kept in kHistograms interleaved copies so that neighbouring tokens, often in
+  // one bucket, do not wait on each other's update.
+  double* mass = bucket_mass_.data();  // [kHistograms][kWeightBuckets]
+  std::fill(mass, mass + kHistograms * kWeightBuckets, 0.0);
+  for (uint32_t b : heavy_blocks_) {
+    const size_t end = std::min((b + 1) * kBlock, weights_.size());
+    for (size_t i = b * kBlock; i < end; ++i) {
+      mass[(i % kHistograms) * kWeightBuckets + (std::bit_cast<uint32_t>(weights_[i]) >> 20)] +=
+          weights_[i];
+    }
+  }
+  MergeHistograms(mass, kWeightBuckets);
+  return WalkDown(mass, kWeightBuckets - 1, target, above);
+}
+
+Sampler::Candidate Sampler::NucleusCutInBucket(uint32_t bucket, double target, double& above) {
+  // Level 2: the sub-bucket (next 8 bits); the bucket's tokens go to pool_ in id order.
+  double* sub_mass = bucket_mass_.data();  // [kHistograms][kSubBins]
+  std::fill(sub_mass, sub_mass + kHistograms * kSubBins, 0.0);
   pool_.clear();
-  for_each_heavy_token([&](size_t i, uint32_t bits) {
-    if ((bits >> 20) != bucket) return;
-    sub_mass[(bits >> 12) & 0xFF] += weights_[i];
-    pool_.push_back({weights_[i], static_cast<int32_t>(i)});
-  });
-  const uint32_t sub = walk(sub_mass, 255, target, above);
-  // Level 3: the sub-bucket's tokens in rank order until the mass reaches top_p.
-  auto in_sub = [sub](const Candidate& c) {
-    return ((std::bit_cast<uint32_t>(c.score) >> 12) & 0xFF) == sub;
-  };
-  // If rounding left the sub-bucket empty, the whole bucket is in (and if the bucket is empty
-  // too, everything is).
+  for (uint32_t b : heavy_blocks_) {
+    const size_t end = std::min((b + 1) * kBlock, weights_.size());
+    for (size_t i = b * kBlock; i < end; ++i) {
+      const uint32_t bits = std::bit_cast<uint32_t>(weights_[i]);
+      if ((bits >> 20) != bucket) continue;
+      sub_mass[(i % kHistograms) * kSubBins + ((bits >> 12) & 0xFF)] += weights_[i];
+      pool_.push_back({weights_[i], static_cast<int32_t>(i)});
+    }
+  }
+  MergeHistograms(sub_mass, kSubBins);
+  const uint32_t sub = WalkDown(sub_mass, kSubBins - 1, target, above);
+  // If rounding leaves the levels below empty, the whole bucket is in (and if the bucket is
+  // empty too, everything is).
   Candidate cut{0.0f, n_vocab_};
   if (!pool_.empty()) cut = *std::max_element(pool_.begin(), pool_.end(), RanksBefore{});
-  pool_.erase(
-      std::remove_if(pool_.begin(), pool_.end(), [&](const Candidate& c) { return !in_sub(c); }),
-      pool_.end());
-  std::sort(pool_.begin(), pool_.end(), RanksBefore{});
+  std::erase_if(pool_, [sub](const Candidate& c) {
+    return ((std::bit_cast<uint32_t>(c.score) >> 12) & 0xFF) != sub;
+  });
+  // Level 3: the low 12 bits, which leaves one exact weight; its mass is count * weight. Its
+  // tokens rank by id, which is pool_'s order, so no sort is needed even when thousands tie.
+  std::fill(fine_count_.begin(), fine_count_.end(), 0u);
+  for (size_t i = 0; i < pool_.size(); ++i) {
+    const uint32_t bin = std::bit_cast<uint32_t>(pool_[i].score) & 0xFFF;
+    ++fine_count_[(i % kHistograms) * kFineBins + bin];
+  }
+  const uint32_t high_bits = (bucket << 20) | (sub << 12);
+  double* fine_mass = bucket_mass_.data();  // [kFineBins]
+  for (uint32_t f = 0; f < kFineBins; ++f) {
+    uint32_t count = 0;
+    for (size_t h = 0; h < kHistograms; ++h) count += fine_count_[h * kFineBins + f];
+    fine_mass[f] = count * static_cast<double>(std::bit_cast<float>(high_bits | f));
+  }
+  const uint32_t fine = WalkDown(fine_mass, kFineBins - 1, target, above);
   for (const Candidate& c : pool_) {
+    if ((std::bit_cast<uint32_t>(c.score) & 0xFFF) != fine) continue;
     cut = c;
     above += c.score;
     if (above >= target) break;

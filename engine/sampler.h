@@ -110,6 +110,10 @@ class Sampler {
   // top_p over weights_ (scaled by `scale`, total mass `total`): the last token of the nucleus
   // in rank order; the nucleus is every token ranking at or before it.
   Candidate FindNucleusCut(float max_logit, float scale, double total);
+  // Level 1 of the nucleus search: the weight bucket where it ends (mass above it -> `above`).
+  uint32_t NucleusBucket(double target, double& above);
+  // Levels 2 and 3: the exact last token within that bucket.
+  Candidate NucleusCutInBucket(uint32_t bucket, double target, double& above);
   // Applies min_p to kept_weights_ and draws one of kept_ids_.
   int32_t DrawFromKept();
   void FillTop(std::span<const float> logits, double log_sum_exp, SampleResult& result);
@@ -118,14 +122,17 @@ class Sampler {
   int32_t n_vocab_;
   uint64_t rng_[4];
 
-  std::vector<float> weights_;         // [n_vocab] exp(logit - max) / exp((logit - max) / T)
-  std::vector<float> block_max_;       // [ceil(n_vocab / 256)] max logit per block of 256
-  std::vector<double> block_mass_;     // [ceil(n_vocab / 256)] sum of weights_ per block
-  std::vector<double> bucket_mass_;    // top-p: weight mass per weight bucket
-  std::vector<Candidate> candidates_;  // top-k / top-n, best first
-  std::vector<Candidate> pool_;        // top-p: tokens of the bucket where the nucleus ends
-  std::vector<int32_t> kept_ids_;      // top-k path: tokens that survive the filters
-  std::vector<float> kept_weights_;    // and their unnormalised probabilities
+  std::vector<float> weights_;          // [n_vocab] exp(logit - max) / exp((logit - max) / T)
+  std::vector<float> block_max_;        // [ceil(n_vocab / 256)] max logit per block of 256
+  std::vector<double> block_mass_;      // [ceil(n_vocab / 256)] sum of weights_ per block
+  std::vector<double> bucket_mass_;     // top-p: weight mass per weight bucket (3 levels)
+  std::vector<uint32_t> fine_count_;    // top-p: tokens per exact weight (last level)
+  std::vector<uint32_t> heavy_blocks_;  // top-p: blocks that may hold nucleus tokens
+  std::vector<Candidate> candidates_;   // top-k / top-n, best first
+  std::vector<Candidate> pool_;         // top-p: tokens of the bucket where the nucleus ends,
+                                        // in id order
+  std::vector<int32_t> kept_ids_;       // top-k path: tokens that survive the filters
+  std::vector<float> kept_weights_;     // and their unnormalised probabilities
 };
 
 }  // namespace parapet::engine
