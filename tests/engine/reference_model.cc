@@ -159,6 +159,11 @@ void Softmax(std::vector<double>* v) {
 
 double Silu(double x) { return x / (1.0 + std::exp(-x)); }
 
+// x += y, both [n].
+void AddTo(std::vector<float>* x, const std::vector<float>& y) {
+  for (size_t i = 0; i < x->size(); ++i) (*x)[i] += y[i];
+}
+
 }  // namespace
 
 // ---- ReferenceModel::Load ----
@@ -227,17 +232,12 @@ std::vector<float> ReferenceModel::Forward(TokenId token, int pos) {
     std::vector<float> attn_out;  // [n_head*head_dim]
     Attention(il, attn_in, pos, &attn_out);
     // x += Wo·attn_out                                      [n_embd]
-    const std::vector<float> attn_proj = MatVec(l.wo, attn_out);
-    for (int32_t i = 0; i < c.n_embd; ++i)
-      x[static_cast<size_t>(i)] += attn_proj[static_cast<size_t>(i)];
+    AddTo(&x, MatVec(l.wo, attn_out));
     // ffn_in = RmsNorm(x) * ffn_norm                        [n_embd]
     const std::vector<float> ffn_in = RmsNorm(x, l.ffn_norm, c.rms_eps);
     // x += FFN(ffn_in)                                      [n_embd]
-    const std::vector<float> ffn_out =
-        c.is_moe() ? MoeFfn(l, ffn_in)
-                   : SwiGluFfn(l.ffn_gate[0], l.ffn_up[0], l.ffn_down[0], ffn_in);
-    for (int32_t i = 0; i < c.n_embd; ++i)
-      x[static_cast<size_t>(i)] += ffn_out[static_cast<size_t>(i)];
+    AddTo(&x, c.is_moe() ? MoeFfn(l, ffn_in)
+                         : SwiGluFfn(l.ffn_gate[0], l.ffn_up[0], l.ffn_down[0], ffn_in));
   }
   // logits = W_out · (RmsNorm(x) * output_norm)             [n_vocab]
   const std::vector<float> out_in = RmsNorm(x, output_norm_, c.rms_eps);
@@ -291,18 +291,18 @@ void ReferenceModel::Attention(int layer, const std::vector<float>& xn, int pos,
   for (int32_t h = 0; h < c.n_head; ++h) {
     const int64_t kv_off = int64_t{h / heads_per_kv} * hd;
     const float* qh = q.data() + h * hd;
-    for (int t = 0; t <= pos; ++t) {
-      att[static_cast<size_t>(t)] = Dot(qh, kc.data() + t * kv_dim + kv_off, hd) * scale;
+    // att[t] = softmax_t(q_h · k_t / sqrt(hd))               [pos+1]
+    for (size_t t = 0; t < att.size(); ++t) {
+      att[t] = Dot(qh, kc.data() + static_cast<int64_t>(t) * kv_dim + kv_off, hd) * scale;
     }
     Softmax(&att);
+    // out_h = sum_t att[t] * v_t                             [hd]
     std::fill(acc.begin(), acc.end(), 0.0);
-    for (int t = 0; t <= pos; ++t) {
-      const float* vt = vc.data() + t * kv_dim + kv_off;
-      for (int64_t d = 0; d < hd; ++d)
-        acc[static_cast<size_t>(d)] += att[static_cast<size_t>(t)] * vt[d];
+    for (size_t t = 0; t < att.size(); ++t) {
+      const float* vt = vc.data() + static_cast<int64_t>(t) * kv_dim + kv_off;
+      for (size_t d = 0; d < acc.size(); ++d) acc[d] += att[t] * vt[d];
     }
-    for (int64_t d = 0; d < hd; ++d)
-      (*out)[static_cast<size_t>(h * hd + d)] = static_cast<float>(acc[static_cast<size_t>(d)]);
+    std::copy(acc.begin(), acc.end(), out->begin() + h * hd);
   }
 }
 

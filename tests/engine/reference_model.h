@@ -85,7 +85,7 @@ class ReferenceModel {
   FloatMatrix output_;              // [n_vocab, n_embd]; empty when tied to token_embd_
   std::vector<float> rope_freqs_;   // [n_rot/2] divisors, or empty
   std::vector<Layer> layers_;
-  // KV cache: [n_layer][n_ctx_train][n_head_kv*head_dim], grown as positions are written.
+  // KV cache per layer: [positions written][n_head_kv*head_dim], grown as positions arrive.
   std::vector<std::vector<float>> k_cache_;
   std::vector<std::vector<float>> v_cache_;
 };

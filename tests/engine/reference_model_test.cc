@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstring>
 #include <numeric>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -256,6 +257,8 @@ void CheckRuns(const char* what, const Logits& ref_a, const Logits& ref_b,
   EXPECT_LE(d_sparse, tolerance) << what << ": logits for every third token of one batch";
 }
 
+void PrintTo(const DiffCase& c, std::ostream* os) { *os << c.file; }
+
 class ReferenceModelDiff : public ::testing::TestWithParam<DiffCase> {};
 
 TEST_P(ReferenceModelDiff, ProductionLogitsMatchReference) {
@@ -350,6 +353,8 @@ const GoldenCase kGoldenCases[] = {
     {"Stories260KMoePerm", "stories260K-moe4x2-perm.json", 0.03},
     {"Stories260KMoeScaled", "stories260K-moe4x2-scaled.json", 0.03},
 };
+
+void PrintTo(const GoldenCase& c, std::ostream* os) { *os << c.golden; }
 
 class ReferenceModelGolden : public ::testing::TestWithParam<GoldenCase> {};
 
