@@ -80,7 +80,8 @@ double ActiveBytesPerToken(const engine::Model& m) {
   for (const auto& t : m.file().tensors()) {
     double b = static_cast<double>(t.n_bytes);
     if (t.name == "token_embd.weight") continue;  // one row per token
-    if (c.is_moe() && t.name.find("_exps.") != std::string_view::npos) b = b * c.n_expert_used / c.n_expert;
+    if (c.is_moe() && t.name.find("_exps.") != std::string_view::npos)
+      b = b * c.n_expert_used / c.n_expert;
     total += b;
   }
   return total;
@@ -93,7 +94,8 @@ double RunTokens(engine::Model& m, int n, bool one_batch) {
   std::vector<engine::BatchToken> batch;
   auto t0 = std::chrono::steady_clock::now();
   if (one_batch) {
-    for (int i = 0; i < n; ++i) batch.push_back({(i * 7919 + 13) % m.config().n_vocab, i, kv.get(), i == n - 1});
+    for (int i = 0; i < n; ++i)
+      batch.push_back({(i * 7919 + 13) % m.config().n_vocab, i, kv.get(), i == n - 1});
     Status s = m.Forward(batch, logits.data());
     if (!s.ok()) std::fprintf(stderr, "forward failed: %s\n", s.ToString().c_str());
   } else {
@@ -102,7 +104,8 @@ double RunTokens(engine::Model& m, int n, bool one_batch) {
       engine::BatchToken b{tok, i, kv.get(), true};
       Status s = m.Forward({&b, 1}, logits.data());
       if (!s.ok()) std::fprintf(stderr, "forward failed: %s\n", s.ToString().c_str());
-      tok = static_cast<engine::TokenId>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+      tok = static_cast<engine::TokenId>(std::max_element(logits.begin(), logits.end()) -
+                                         logits.begin());
     }
   }
   return Seconds(t0);
@@ -178,13 +181,20 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (arg == "--threads") a.threads = std::atoi(value().c_str());
-    else if (arg == "--encodings") a.encodings = parapet::bench::Split(value());
-    else if (arg == "--dir") a.dir = value();
-    else if (arg == "--prompt") a.prompt = std::atoi(value().c_str());
-    else if (arg == "--decode") a.decode = std::atoi(value().c_str());
-    else if (arg == "--reps") a.reps = std::atoi(value().c_str());
-    else if (arg == "--dense") a.dense = true;
+    if (arg == "--threads")
+      a.threads = std::atoi(value().c_str());
+    else if (arg == "--encodings")
+      a.encodings = parapet::bench::Split(value());
+    else if (arg == "--dir")
+      a.dir = value();
+    else if (arg == "--prompt")
+      a.prompt = std::atoi(value().c_str());
+    else if (arg == "--decode")
+      a.decode = std::atoi(value().c_str());
+    else if (arg == "--reps")
+      a.reps = std::atoi(value().c_str());
+    else if (arg == "--dense")
+      a.dense = true;
     else {
       std::fprintf(stderr, "unknown argument %s\n", arg.c_str());
       return 2;

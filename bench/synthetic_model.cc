@@ -54,10 +54,14 @@ struct Encoding {
 
 Result<Encoding> EncodingByName(const std::string& name) {
   using T = TensorType;
-  if (name == "Q4_0") return Encoding{T::kQ4_0, T::kQ6_K, T::kQ4_0, T::kQ4_0, T::kQ4_0, T::kQ4_0, T::kQ4_0, T::kQ4_0};
-  if (name == "Q8_0") return Encoding{T::kQ8_0, T::kQ8_0, T::kQ8_0, T::kQ8_0, T::kQ8_0, T::kQ8_0, T::kQ8_0, T::kQ8_0};
-  if (name == "Q4_K_M") return Encoding{T::kQ4_K, T::kQ6_K, T::kQ4_K, T::kQ8_0, T::kQ5_K, T::kQ4_K, T::kQ6_K, T::kQ4_K};
-  if (name == "F16") return Encoding{T::kF16, T::kF16, T::kF16, T::kF16, T::kF16, T::kF16, T::kF16, T::kF16};
+  if (name == "Q4_0")
+    return Encoding{T::kQ4_0, T::kQ6_K, T::kQ4_0, T::kQ4_0, T::kQ4_0, T::kQ4_0, T::kQ4_0, T::kQ4_0};
+  if (name == "Q8_0")
+    return Encoding{T::kQ8_0, T::kQ8_0, T::kQ8_0, T::kQ8_0, T::kQ8_0, T::kQ8_0, T::kQ8_0, T::kQ8_0};
+  if (name == "Q4_K_M")
+    return Encoding{T::kQ4_K, T::kQ6_K, T::kQ4_K, T::kQ8_0, T::kQ5_K, T::kQ4_K, T::kQ6_K, T::kQ4_K};
+  if (name == "F16")
+    return Encoding{T::kF16, T::kF16, T::kF16, T::kF16, T::kF16, T::kF16, T::kF16, T::kF16};
   return InvalidArgumentError("unknown encoding '" + name + "' (Q4_0, Q8_0, Q4_K_M, F16)");
 }
 
@@ -133,22 +137,33 @@ Status WriteSyntheticModel(const std::string& path, const SyntheticShape& s,
     const std::string p = "blk." + std::to_string(il) + ".";
     const float ws = 0.03f;
     w.AddTensor(p + "attn_norm.weight", TensorType::kF32, {s.n_embd}, F32Vector(s.n_embd, 1.0f));
-    w.AddTensor(p + "attn_q.weight", e.q, {s.n_embd, s.n_embd}, pool.Matrix(e.q, s.n_embd, s.n_embd, 1, ws));
-    w.AddTensor(p + "attn_k.weight", e.kv, {s.n_embd, kv_dim}, pool.Matrix(e.kv, s.n_embd, kv_dim, 1, ws));
-    w.AddTensor(p + "attn_v.weight", e.kv, {s.n_embd, kv_dim}, pool.Matrix(e.kv, s.n_embd, kv_dim, 1, ws));
-    w.AddTensor(p + "attn_output.weight", e.o, {s.n_embd, s.n_embd}, pool.Matrix(e.o, s.n_embd, s.n_embd, 1, ws));
+    w.AddTensor(p + "attn_q.weight", e.q, {s.n_embd, s.n_embd},
+                pool.Matrix(e.q, s.n_embd, s.n_embd, 1, ws));
+    w.AddTensor(p + "attn_k.weight", e.kv, {s.n_embd, kv_dim},
+                pool.Matrix(e.kv, s.n_embd, kv_dim, 1, ws));
+    w.AddTensor(p + "attn_v.weight", e.kv, {s.n_embd, kv_dim},
+                pool.Matrix(e.kv, s.n_embd, kv_dim, 1, ws));
+    w.AddTensor(p + "attn_output.weight", e.o, {s.n_embd, s.n_embd},
+                pool.Matrix(e.o, s.n_embd, s.n_embd, 1, ws));
     w.AddTensor(p + "ffn_norm.weight", TensorType::kF32, {s.n_embd}, F32Vector(s.n_embd, 1.0f));
     const TensorType down = UseMoreBits(il, s.n_layer) ? e.down_more : e.down;
     if (s.n_expert > 0) {
       const int64_t ne = s.n_expert;
-      w.AddTensor(p + "ffn_gate_inp.weight", TensorType::kF32, {s.n_embd, ne}, RandomF32(rng, s.n_embd * ne, 0.1f));
-      w.AddTensor(p + "ffn_gate_exps.weight", e.gate_up, {s.n_embd, s.n_ff, ne}, pool.Matrix(e.gate_up, s.n_embd, s.n_ff, ne, ws));
-      w.AddTensor(p + "ffn_up_exps.weight", e.gate_up, {s.n_embd, s.n_ff, ne}, pool.Matrix(e.gate_up, s.n_embd, s.n_ff, ne, ws));
-      w.AddTensor(p + "ffn_down_exps.weight", down, {s.n_ff, s.n_embd, ne}, pool.Matrix(down, s.n_ff, s.n_embd, ne, ws));
+      w.AddTensor(p + "ffn_gate_inp.weight", TensorType::kF32, {s.n_embd, ne},
+                  RandomF32(rng, s.n_embd * ne, 0.1f));
+      w.AddTensor(p + "ffn_gate_exps.weight", e.gate_up, {s.n_embd, s.n_ff, ne},
+                  pool.Matrix(e.gate_up, s.n_embd, s.n_ff, ne, ws));
+      w.AddTensor(p + "ffn_up_exps.weight", e.gate_up, {s.n_embd, s.n_ff, ne},
+                  pool.Matrix(e.gate_up, s.n_embd, s.n_ff, ne, ws));
+      w.AddTensor(p + "ffn_down_exps.weight", down, {s.n_ff, s.n_embd, ne},
+                  pool.Matrix(down, s.n_ff, s.n_embd, ne, ws));
     } else {
-      w.AddTensor(p + "ffn_gate.weight", e.gate_up, {s.n_embd, s.n_ff}, pool.Matrix(e.gate_up, s.n_embd, s.n_ff, 1, ws));
-      w.AddTensor(p + "ffn_up.weight", e.gate_up, {s.n_embd, s.n_ff}, pool.Matrix(e.gate_up, s.n_embd, s.n_ff, 1, ws));
-      w.AddTensor(p + "ffn_down.weight", down, {s.n_ff, s.n_embd}, pool.Matrix(down, s.n_ff, s.n_embd, 1, ws));
+      w.AddTensor(p + "ffn_gate.weight", e.gate_up, {s.n_embd, s.n_ff},
+                  pool.Matrix(e.gate_up, s.n_embd, s.n_ff, 1, ws));
+      w.AddTensor(p + "ffn_up.weight", e.gate_up, {s.n_embd, s.n_ff},
+                  pool.Matrix(e.gate_up, s.n_embd, s.n_ff, 1, ws));
+      w.AddTensor(p + "ffn_down.weight", down, {s.n_ff, s.n_embd},
+                  pool.Matrix(down, s.n_ff, s.n_embd, 1, ws));
     }
   }
   return w.WriteFile(path);

@@ -14,9 +14,9 @@ namespace parapet::cli {
 
 using Action = std::function<int()>;
 
-void AddModelCommands(CLI::App& app, Action* run);     // model info
-void AddTokenizeCommand(CLI::App& app, Action* run);   // tokenize
-void AddGenerateCommand(CLI::App& app, Action* run);   // generate
+void AddModelCommands(CLI::App& app, Action* run);    // model info
+void AddTokenizeCommand(CLI::App& app, Action* run);  // tokenize
+void AddGenerateCommand(CLI::App& app, Action* run);  // generate
 
 // Prints "parapet: <message>" to stderr and returns 2.
 int InputError(const std::string& message);

@@ -195,10 +195,17 @@ int RunGenerate(const GenerateArgs& a) {
   engine::Model& m = **loaded;
   auto ids = PromptIds(m, a, text);
   if (!ids.ok()) return InputError(ids.status().message());
+  // Without --json the prompt is echoed and the continuation streamed after it; the prompt is
+  // printed with the first piece, so an error before generation starts leaves stdout empty.
+  bool echoed = false;
+  auto echo_prompt = [&] {
+    if (!echoed) std::fputs(text.c_str(), stdout);
+    echoed = true;
+  };
   engine::TextCallback stream;
   if (!a.json) {
-    std::fputs(text.c_str(), stdout);
-    stream = [](std::string_view piece) {
+    stream = [&](std::string_view piece) {
+      echo_prompt();
       std::fwrite(piece.data(), 1, piece.size(), stdout);
       std::fflush(stdout);
       return true;
@@ -206,6 +213,7 @@ int RunGenerate(const GenerateArgs& a) {
   }
   auto r = engine::Generate(m, *ids, opt, stream);
   if (!r.ok()) return InputError(r.status().message());
+  if (!a.json) echo_prompt();
   if (a.json) {
     WriteJson(*ids, *r, a.logprobs, opt.sampling.seed);
     return 0;
@@ -214,9 +222,10 @@ int RunGenerate(const GenerateArgs& a) {
   std::fprintf(stderr,
                "parapet: prompt %d tokens in %.1f ms (%.1f tok/s), generated %d tokens in %.1f ms "
                "(%.1f tok/s), finish: %s\n",
-               r->prompt_tokens, r->prompt_ms, r->prompt_tokens * 1000.0 / std::max(r->prompt_ms, 1e-9),
-               r->generated_tokens, r->decode_ms,
-               r->generated_tokens * 1000.0 / std::max(r->decode_ms, 1e-9), r->finish_reason.c_str());
+               r->prompt_tokens, r->prompt_ms,
+               r->prompt_tokens * 1000.0 / std::max(r->prompt_ms, 1e-9), r->generated_tokens,
+               r->decode_ms, r->generated_tokens * 1000.0 / std::max(r->decode_ms, 1e-9),
+               r->finish_reason.c_str());
   return 0;
 }
 

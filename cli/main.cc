@@ -22,6 +22,16 @@ int main(int argc, char** argv) {
   parapet::cli::AddModelCommands(app, &run);
   parapet::cli::AddTokenizeCommand(app, &run);
   parapet::cli::AddGenerateCommand(app, &run);
+  auto is_command = [&app](const std::string& name) {
+    for (const CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
+      if (sub->check_name(name)) return true;
+    }
+    return false;
+  };
+  if (argc > 1 && argv[1][0] != '-' && !is_command(argv[1])) {
+    return parapet::cli::InputError(std::string("unknown command '") + argv[1] +
+                                    "'; run 'parapet --help' for the list");
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

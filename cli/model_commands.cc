@@ -50,9 +50,11 @@ int RunInfo(const InfoArgs& a) {
     }
   }
   uint64_t n_active = n_params;
-  if (c.is_moe()) n_active = n_params - n_expert_params + n_expert_params / c.n_expert * c.n_expert_used;
+  if (c.is_moe())
+    n_active = n_params - n_expert_params + n_expert_params / c.n_expert * c.n_expert_used;
   const engine::Tokenizer& tok = m.tokenizer();
-  const char* tok_kind = tok.kind() == engine::TokenizerKind::kSentencePiece ? "sentencepiece" : "bpe";
+  const char* tok_kind =
+      tok.kind() == engine::TokenizerKind::kSentencePiece ? "sentencepiece" : "bpe";
   if (a.json) {
     JsonWriter w;
     w.BeginObject();
@@ -90,8 +92,8 @@ int RunInfo(const InfoArgs& a) {
   }
   std::printf("file:            %s (GGUF v%u, %.1f MiB)\n", a.path.c_str(), m.file().version(),
               static_cast<double>(m.file().size_bytes()) / (1 << 20));
-  std::printf("architecture:    %s%s%s\n", c.arch.c_str(), c.name.empty() ? "" : "  name: ",
-              c.name.c_str());
+  std::printf("architecture:    %s%s%s\n", c.arch.c_str(),
+              c.name.empty() ? "" : "  name: ", c.name.c_str());
   std::printf("parameters:      %llu (%.2f M)", static_cast<unsigned long long>(n_params),
               static_cast<double>(n_params) / 1e6);
   if (c.is_moe()) std::printf(", %.2f M active per token", static_cast<double>(n_active) / 1e6);
@@ -102,8 +104,9 @@ int RunInfo(const InfoArgs& a) {
     std::printf("experts:         none (dense)\n");
   }
   std::printf("context length:  %d\n", c.n_ctx_train);
-  std::printf("shape:           %d layers, d_model %d, %d heads / %d KV heads (head dim %d), FFN %d\n",
-              c.n_layer, c.n_embd, c.n_head, c.n_head_kv, c.head_dim, c.n_ff);
+  std::printf(
+      "shape:           %d layers, d_model %d, %d heads / %d KV heads (head dim %d), FFN %d\n",
+      c.n_layer, c.n_embd, c.n_head, c.n_head_kv, c.head_dim, c.n_ff);
   std::printf("rope:            freq_base %g, %d dims%s\n", c.rope_freq_base, c.n_rot,
               m.weights().rope_freqs != nullptr ? ", rope_freqs scaling" : "");
   std::printf("output:          %s\n", m.weights().tied_output ? "tied to token_embd" : "separate");

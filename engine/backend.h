@@ -19,7 +19,7 @@ namespace parapet::engine {
 class KvCache;
 
 struct RopeParams {
-  int32_t n_rot = 0;                    // rotated dims per head (adjacent pairs, llama layout)
+  int32_t n_rot = 0;  // rotated dims per head (adjacent pairs, llama layout)
   float freq_base = 10000.0f;
   float freq_scale = 1.0f;              // linear position scaling
   const float* freq_factors = nullptr;  // optional [n_rot/2] divisors (Llama-3.1 rope_freqs)
@@ -37,8 +37,7 @@ class Backend {
   virtual const char* name() const = 0;
 
   // y[i] = W[mat] · x[i] for i in [0, n): x is [n, w.cols], y is [n, w.rows].
-  virtual void MatMul(const WeightTensor& w, int64_t mat, const float* x, int64_t n,
-                      float* y) = 0;
+  virtual void MatMul(const WeightTensor& w, int64_t mat, const float* x, int64_t n, float* y) = 0;
 
   // y[i] = x[i] / rms(x[i]) * weight for n rows of `dim`.
   virtual void RmsNorm(const float* x, const float* weight, int64_t n, int64_t dim, float eps,

@@ -22,10 +22,12 @@ Result<GenerateResult> Generate(Model& model, std::span<const TokenId> prompt,
   if (prompt.empty()) return InvalidArgumentError("the prompt is empty");
   if (options.max_tokens < 0) return InvalidArgumentError("max_tokens must be >= 0");
   PARAPET_RETURN_IF_ERROR(ValidateSamplingParams(options.sampling));
-  PARAPET_ASSIGN_OR_RETURN(StopMatcher stops, StopMatcher::Create(options.stop));
+  PARAPET_RETURN_IF_ERROR(ValidateStopStrings(options.stop));
+  StopMatcher stops(options.stop);
   const int64_t n_prompt = static_cast<int64_t>(prompt.size());
-  int64_t n_ctx = options.n_ctx > 0 ? options.n_ctx
-                                    : std::min<int64_t>(c.n_ctx_train, n_prompt + options.max_tokens);
+  int64_t n_ctx = options.n_ctx > 0
+                      ? options.n_ctx
+                      : std::min<int64_t>(c.n_ctx_train, n_prompt + options.max_tokens);
   n_ctx = std::max<int64_t>(n_ctx, 1);
   if (n_prompt > n_ctx) {
     return InvalidArgumentError("the prompt has " + std::to_string(n_prompt) +
@@ -54,7 +56,8 @@ Result<GenerateResult> Generate(Model& model, std::span<const TokenId> prompt,
   // ---- decode ----
   t0 = std::chrono::steady_clock::now();
   Sampler sampler(options.sampling, c.n_vocab);
-  StreamDecoder decoder(model.tokenizer());
+  // The output continues the prompt, so a leading space of the first token is kept.
+  StreamDecoder decoder(model.tokenizer(), /*strip_leading_space=*/false);
   const Tokenizer& tok = model.tokenizer();
   result.finish_reason = "length";
   auto emit = [&](std::string_view text) {
@@ -74,7 +77,7 @@ Result<GenerateResult> Generate(Model& model, std::span<const TokenId> prompt,
       break;
     }
     result.generated_ids.push_back(id);
-    StopMatch m = stops.Push(decoder.Push(id));
+    StopMatcher::Output m = stops.Push(decoder.Push(id));
     if (!emit(m.text)) {
       result.finish_reason = "cancelled";
       break;
@@ -91,7 +94,7 @@ Result<GenerateResult> Generate(Model& model, std::span<const TokenId> prompt,
     PARAPET_RETURN_IF_ERROR(model.Forward(std::span<const BatchToken>(&next, 1), logits.data()));
   }
   if (result.finish_reason != "cancelled" && !done) {
-    StopMatch m = stops.Push(decoder.Flush());
+    StopMatcher::Output m = stops.Push(decoder.Flush());
     std::string tail = m.stopped ? m.text : m.text + stops.Flush();
     if (m.stopped) result.finish_reason = "stop";
     emit(tail);

@@ -23,24 +23,24 @@ class Model;
 
 struct GenerateOptions {
   SamplingParams sampling;
-  int32_t max_tokens = 128;        // >= 0; generation stops after this many tokens
-  std::vector<std::string> stop;   // stop strings (not included in the output)
+  int32_t max_tokens = 128;               // >= 0; generation stops after this many tokens
+  std::vector<std::string> stop;          // stop strings (not included in the output)
   bool stop_at_end_of_generation = true;  // EOS / EOT ends generation (not included)
-  int32_t n_ctx = 0;               // context to allocate; 0 = prompt + max_tokens (capped)
-  int32_t prompt_batch = 256;      // prompt tokens per forward pass
-  bool teacher_forcing = false;    // feed `forced_ids` instead of sampled tokens (tests)
+  int32_t n_ctx = 0;                      // context to allocate; 0 = prompt + max_tokens (capped)
+  int32_t prompt_batch = 256;             // prompt tokens per forward pass
+  bool teacher_forcing = false;           // feed `forced_ids` instead of sampled tokens (tests)
   std::vector<TokenId> forced_ids;
 };
 
 struct GenerateResult {
   std::vector<TokenId> generated_ids;
-  std::string text;                  // detokenized output, stop string removed
-  std::vector<SampleResult> steps;   // per generated token: chosen logprob and top-N
-  std::string finish_reason;         // "stop" (EOS or stop string) | "length"
+  std::string text;                 // detokenized output, stop string removed
+  std::vector<SampleResult> steps;  // per generated token: chosen logprob and top-N
+  std::string finish_reason;        // "stop" (EOS or stop string) | "length"
   int32_t prompt_tokens = 0;
-  double prompt_ms = 0;              // prefill, up to the first token's logits
+  double prompt_ms = 0;  // prefill, up to the first token's logits
   int32_t generated_tokens = 0;
-  double decode_ms = 0;              // everything after prefill: sampling and decode passes
+  double decode_ms = 0;  // everything after prefill: sampling and decode passes
 };
 
 // Called with each piece of newly released text; return false to stop generating (the result's

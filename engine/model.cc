@@ -28,16 +28,16 @@ Result<std::unique_ptr<Model>> Model::Load(const std::string& path, const ModelO
   if (!tokenizer.ok()) return tokenizer.status().WithContext(path);
   m->tokenizer_ = std::move(tokenizer).value();
   if (m->tokenizer_->n_vocab() != m->config_.n_vocab) {
-    return InvalidArgumentError(path + ": tokenizer has " +
-                                std::to_string(m->tokenizer_->n_vocab()) +
-                                " tokens but token_embd has " +
-                                std::to_string(m->config_.n_vocab) + " rows");
+    return InvalidArgumentError(
+        path + ": tokenizer has " + std::to_string(m->tokenizer_->n_vocab()) +
+        " tokens but token_embd has " + std::to_string(m->config_.n_vocab) + " rows");
   }
   if (options.backend != "cpu") {
     return InvalidArgumentError("unknown backend '" + options.backend + "' (available: cpu)");
   }
   int n_threads = options.n_threads;
-  if (n_threads <= 0) n_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (n_threads <= 0)
+    n_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (n_threads > 256) return InvalidArgumentError("--threads must be at most 256");
   m->n_threads_ = n_threads;
   m->backend_ = NewCpuBackend(n_threads);
@@ -64,7 +64,8 @@ Status Model::Forward(std::span<const BatchToken> batch, float* logits) {
       return InvalidArgumentError("position " + std::to_string(b.pos) +
                                   " is outside the context window");
     }
-    auto it = std::find_if(next.begin(), next.end(), [&](const auto& e) { return e.first == b.kv; });
+    auto it =
+        std::find_if(next.begin(), next.end(), [&](const auto& e) { return e.first == b.kv; });
     if (it == next.end()) it = next.insert(next.end(), {b.kv, b.kv->n_past()});
     if (b.pos != it->second) {
       return InvalidArgumentError("position " + std::to_string(b.pos) +
@@ -99,13 +100,13 @@ Status Model::Forward(std::span<const BatchToken> batch, float* logits) {
     const LayerWeights& l = weights_.layers[static_cast<size_t>(il)];
     // ---- attention ----
     be.RmsNorm(x_.data(), l.attn_norm, n, c.n_embd, c.rms_eps, xn_.data());  // [n, n_embd]
-    be.MatMul(l.wq, 0, xn_.data(), n, q_.data());                             // [n, q_dim]
-    be.MatMul(l.wk, 0, xn_.data(), n, k_.data());                             // [n, kv_dim]
-    be.MatMul(l.wv, 0, xn_.data(), n, v_.data());                             // [n, kv_dim]
+    be.MatMul(l.wq, 0, xn_.data(), n, q_.data());                            // [n, q_dim]
+    be.MatMul(l.wk, 0, xn_.data(), n, k_.data());                            // [n, kv_dim]
+    be.MatMul(l.wv, 0, xn_.data(), n, v_.data());                            // [n, kv_dim]
     be.Rope(q_.data(), k_.data(), pos, c.n_head, c.n_head_kv, c.head_dim, rope);
     be.Attention(il, q_.data(), k_.data(), v_.data(), rows, c.n_head, c.n_head_kv, c.head_dim,
-                 attn_.data());                                                // [n, q_dim]
-    be.MatMul(l.wo, 0, attn_.data(), n, tmp_.data());                          // [n, n_embd]
+                 attn_.data());                        // [n, q_dim]
+    be.MatMul(l.wo, 0, attn_.data(), n, tmp_.data());  // [n, n_embd]
     be.AddScaled(x_.data(), tmp_.data(), 1.0f, n * c.n_embd);
     // ---- feed-forward ----
     be.RmsNorm(x_.data(), l.ffn_norm, n, c.n_embd, c.rms_eps, xn_.data());
@@ -123,8 +124,8 @@ Status Model::Forward(std::span<const BatchToken> batch, float* logits) {
   if (out_rows.empty()) return Status::Ok();
   const int64_t m = static_cast<int64_t>(out_rows.size());
   for (int64_t j = 0; j < m; ++j) {  // gather the rows that want logits
-    std::memmove(tmp_.data() + j * c.n_embd, x_.data() + out_rows[static_cast<size_t>(j)] * c.n_embd,
-                 sizeof(float) * c.n_embd);
+    std::memmove(tmp_.data() + j * c.n_embd,
+                 x_.data() + out_rows[static_cast<size_t>(j)] * c.n_embd, sizeof(float) * c.n_embd);
   }
   be.RmsNorm(tmp_.data(), weights_.output_norm, m, c.n_embd, c.rms_eps, xn_.data());
   be.MatMul(weights_.output, 0, xn_.data(), m, logits);  // [m, n_vocab]
@@ -179,7 +180,8 @@ void Model::MoeFeedForward(int layer, int64_t n) {
     const int64_t m = static_cast<int64_t>(list.size());
     gathered_.resize(m * c.n_embd);
     for (int64_t j = 0; j < m; ++j) {  // [m, n_embd] rows routed to expert e
-      std::memcpy(gathered_.data() + j * c.n_embd, xn_.data() + list[static_cast<size_t>(j)].first * c.n_embd,
+      std::memcpy(gathered_.data() + j * c.n_embd,
+                  xn_.data() + list[static_cast<size_t>(j)].first * c.n_embd,
                   sizeof(float) * c.n_embd);
     }
     gate_.resize(m * c.n_ff);

@@ -37,8 +37,8 @@ struct ModelOptions {
 // One token of a forward batch.
 struct BatchToken {
   TokenId token = 0;
-  int32_t pos = 0;          // position in its sequence; the cache must hold [0, pos) already
-  KvCache* kv = nullptr;    // the sequence's cache
+  int32_t pos = 0;           // position in its sequence; the cache must hold [0, pos) already
+  KvCache* kv = nullptr;     // the sequence's cache
   bool want_logits = false;  // write this token's logits
 };
 
@@ -82,17 +82,17 @@ class Model {
   int n_threads_ = 1;
 
   // Scratch, resized per batch. Shapes in comments use n = batch size.
-  std::vector<float> x_;      // [n, n_embd] residual stream
-  std::vector<float> xn_;     // [n, n_embd] normalised
-  std::vector<float> q_;      // [n, n_head*hd]
-  std::vector<float> k_;      // [n, n_kv*hd]
-  std::vector<float> v_;      // [n, n_kv*hd]
-  std::vector<float> attn_;   // [n, n_head*hd]
-  std::vector<float> tmp_;    // [n, n_embd]
-  std::vector<float> gate_;   // [n, n_ff]
-  std::vector<float> up_;     // [n, n_ff]
-  std::vector<float> router_;  // [n, n_expert]
-  std::vector<float> gathered_;  // [m, n_embd] rows routed to one expert
+  std::vector<float> x_;           // [n, n_embd] residual stream
+  std::vector<float> xn_;          // [n, n_embd] normalised
+  std::vector<float> q_;           // [n, n_head*hd]
+  std::vector<float> k_;           // [n, n_kv*hd]
+  std::vector<float> v_;           // [n, n_kv*hd]
+  std::vector<float> attn_;        // [n, n_head*hd]
+  std::vector<float> tmp_;         // [n, n_embd]
+  std::vector<float> gate_;        // [n, n_ff]
+  std::vector<float> up_;          // [n, n_ff]
+  std::vector<float> router_;      // [n, n_expert]
+  std::vector<float> gathered_;    // [m, n_embd] rows routed to one expert
   std::vector<float> expert_out_;  // [m, n_embd]
   std::vector<float> ffn_out_;     // [n, n_embd]
 };

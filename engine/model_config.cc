@@ -60,9 +60,9 @@ Result<ModelConfig> ModelConfig::FromGguf(const gguf::GgufFile& f) {
   PARAPET_RETURN_IF_ERROR(
       ReadInt(f, p + "attention.head_count_kv", 1, c.n_head, &c.n_head_kv, false));
   if (c.n_head % c.n_head_kv != 0) {
-    return InvalidArgumentError("metadata '" + p + "attention.head_count' (" +
-                                std::to_string(c.n_head) + ") is not a multiple of head_count_kv (" +
-                                std::to_string(c.n_head_kv) + ")");
+    return InvalidArgumentError(
+        "metadata '" + p + "attention.head_count' (" + std::to_string(c.n_head) +
+        ") is not a multiple of head_count_kv (" + std::to_string(c.n_head_kv) + ")");
   }
   c.head_dim = c.n_embd / c.n_head;
   PARAPET_RETURN_IF_ERROR(ReadInt(f, p + "attention.key_length", 1, 4096, &c.head_dim, false));
@@ -84,8 +84,7 @@ Result<ModelConfig> ModelConfig::FromGguf(const gguf::GgufFile& f) {
     return InvalidArgumentError("metadata '" + p + "rope.dimension_count' must be even");
   }
   PARAPET_RETURN_IF_ERROR(ReadFloat(f, p + "rope.freq_base", 1e-3, 1e12, &c.rope_freq_base));
-  PARAPET_RETURN_IF_ERROR(
-      ReadFloat(f, p + "attention.layer_norm_rms_epsilon", 0, 1, &c.rms_eps));
+  PARAPET_RETURN_IF_ERROR(ReadFloat(f, p + "attention.layer_norm_rms_epsilon", 0, 1, &c.rms_eps));
   if (auto type = f.GetString(p + "rope.scaling.type"); type && *type == "linear") {
     float factor = 1.0f;
     PARAPET_RETURN_IF_ERROR(ReadFloat(f, p + "rope.scaling.factor", 1e-3, 1e3, &factor));

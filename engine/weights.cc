@@ -53,8 +53,7 @@ class Binder {
       if (t->ne[d] != want[d]) return ShapeError(name, *t, want);
     }
     if (t->type != TensorType::kF32) {
-      return InvalidArgumentError("tensor '" + name + "' must be F32, is " +
-                                  Traits(t->type).name);
+      return InvalidArgumentError("tensor '" + name + "' must be F32, is " + Traits(t->type).name);
     }
     if (reinterpret_cast<uintptr_t>(t->data) % alignof(float) != 0) {
       return InvalidArgumentError("tensor '" + name + "' is misaligned");
@@ -70,8 +69,8 @@ class Binder {
       return "[" + std::to_string(ne[0]) + ", " + std::to_string(ne[1]) + ", " +
              std::to_string(ne[2]) + ", " + std::to_string(ne[3]) + "]";
     };
-    return InvalidArgumentError("tensor '" + name + "' has shape " + dims(t.ne) +
-                                ", expected " + dims(want));
+    return InvalidArgumentError("tensor '" + name + "' has shape " + dims(t.ne) + ", expected " +
+                                dims(want));
   }
 
   const gguf::GgufFile& f_;
@@ -97,8 +96,8 @@ Status BindLayer(Binder& b, const ModelConfig& c, int il, LayerWeights* l) {
   if (l->ffn_router.type != TensorType::kF32) {
     return InvalidArgumentError("tensor '" + p + "ffn_gate_inp.weight' (router) must be F32");
   }
-  PARAPET_RETURN_IF_ERROR(b.Matrix(p + "ffn_gate_exps.weight", c.n_embd, c.n_ff, c.n_expert,
-                                   &l->ffn_gate_exps));
+  PARAPET_RETURN_IF_ERROR(
+      b.Matrix(p + "ffn_gate_exps.weight", c.n_embd, c.n_ff, c.n_expert, &l->ffn_gate_exps));
   PARAPET_RETURN_IF_ERROR(
       b.Matrix(p + "ffn_up_exps.weight", c.n_embd, c.n_ff, c.n_expert, &l->ffn_up_exps));
   return b.Matrix(p + "ffn_down_exps.weight", c.n_ff, c.n_embd, c.n_expert, &l->ffn_down_exps);

@@ -26,9 +26,9 @@ class GgufFile;
 struct WeightTensor {
   const char* name = nullptr;  // points into the file's tensor name (NUL-free view copied here)
   TensorType type = TensorType::kF32;
-  int64_t cols = 0;     // ne[0]: input features
-  int64_t rows = 0;     // ne[1]: output features
-  int64_t n_mats = 1;   // ne[2]: experts
+  int64_t cols = 0;    // ne[0]: input features
+  int64_t rows = 0;    // ne[1]: output features
+  int64_t n_mats = 1;  // ne[2]: experts
   size_t row_bytes = 0;
   size_t mat_bytes = 0;
   const uint8_t* data = nullptr;
@@ -41,21 +41,21 @@ struct WeightTensor {
 
 struct LayerWeights {
   const float* attn_norm = nullptr;  // [n_embd]
-  WeightTensor wq, wk, wv, wo;       // [n_embd -> n_head*hd], [-> n_kv*hd] x2, [n_head*hd -> n_embd]
-  const float* ffn_norm = nullptr;   // [n_embd]
+  WeightTensor wq, wk, wv, wo;      // [n_embd -> n_head*hd], [-> n_kv*hd] x2, [n_head*hd -> n_embd]
+  const float* ffn_norm = nullptr;  // [n_embd]
   // Dense FFN.
   WeightTensor ffn_gate, ffn_up, ffn_down;
   // MoE FFN.
-  WeightTensor ffn_router;                           // F32 [n_embd -> n_expert]
+  WeightTensor ffn_router;                                 // F32 [n_embd -> n_expert]
   WeightTensor ffn_gate_exps, ffn_up_exps, ffn_down_exps;  // n_mats = n_expert
 };
 
 struct Weights {
-  WeightTensor token_embd;            // [n_embd] x n_vocab
+  WeightTensor token_embd;             // [n_embd] x n_vocab
   const float* output_norm = nullptr;  // [n_embd]
   WeightTensor output;                 // [n_embd -> n_vocab]; == token_embd when tied
   bool tied_output = false;
-  const float* rope_freqs = nullptr;   // optional [n_rot / 2] frequency divisors
+  const float* rope_freqs = nullptr;  // optional [n_rot / 2] frequency divisors
   std::vector<LayerWeights> layers;
 
   // Binds and validates every tensor; also sets config->n_vocab. Errors name the tensor.

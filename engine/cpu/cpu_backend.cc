@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <vector>
 
 #include "common/check.h"
@@ -17,6 +18,9 @@ namespace parapet::engine {
 namespace {
 
 constexpr int kActBlock = 8;  // activation rows per kernel call (weight row reuse in prefill)
+// Below this many multiply-adds an operation runs on the calling thread: waking workers would
+// cost more than it saves (tiny models, small batches).
+constexpr int64_t kMinParallelWork = 1 << 15;
 
 class CpuBackend final : public Backend {
  public:
@@ -35,12 +39,10 @@ class CpuBackend final : public Backend {
       stride = RowBytes(k.act_type, w.cols);
       if (act_.size() < stride * static_cast<size_t>(n)) act_.resize(stride * n);
       uint8_t* dst = act_.data();
-      auto quantize = [&](int64_t i, int) { k.quantize_act(x + i * w.cols, dst + i * stride, w.cols); };
-      if (n >= 4) {
-        pool_.Run(n, quantize);
-      } else {
-        for (int64_t i = 0; i < n; ++i) quantize(i, 0);
-      }
+      auto quantize = [&](int64_t i, int) {
+        k.quantize_act(x + i * w.cols, dst + i * stride, w.cols);
+      };
+      ParallelFor(n, n * w.cols, quantize);
       act = dst;
     }
     // Chunks of rows, several per thread for load balance.
@@ -48,7 +50,7 @@ class CpuBackend final : public Backend {
     int64_t chunk = std::max<int64_t>(1, rows / (int64_t{pool_.n_threads()} * 16));
     if (n > 1) chunk = std::max<int64_t>(chunk, 4);
     const int64_t n_chunks = (rows + chunk - 1) / chunk;
-    pool_.Run(n_chunks, [&](int64_t c, int) {
+    ParallelFor(n_chunks, rows * w.cols * n, [&](int64_t c, int) {
       float tmp[kActBlock];
       const int64_t r_end = std::min(rows, (c + 1) * chunk);
       for (int64_t r = c * chunk; r < r_end; ++r) {
@@ -140,7 +142,7 @@ class CpuBackend final : public Backend {
         for (int32_t d = 0; d < head_dim; ++d) oh[d] += a * vt[d];
       }
     };
-    pool_.Run(n_tasks, head_task);
+    ParallelFor(n_tasks, n_tasks * (max_pos + 1) * head_dim * 2, head_task);
   }
 
   void SwiGlu(float* gate, const float* up, int64_t n_elems) override {
@@ -159,6 +161,15 @@ class CpuBackend final : public Backend {
   }
 
  private:
+  // Runs fn over [0, n_tasks) on the pool, or inline when `work` (multiply-adds) is small.
+  void ParallelFor(int64_t n_tasks, int64_t work, const std::function<void(int64_t, int)>& fn) {
+    if (work < kMinParallelWork) {
+      for (int64_t t = 0; t < n_tasks; ++t) fn(t, 0);
+      return;
+    }
+    pool_.Run(n_tasks, fn);
+  }
+
   static void RotateHeads(float* x, int32_t n_heads, int32_t head_dim, int32_t n_rot,
                           const float* cs) {
     for (int32_t h = 0; h < n_heads; ++h) {

@@ -1,6 +1,7 @@
 // The `parapet` executable as a user runs it: real processes, real files, exit codes and output.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <boost/json.hpp>
 #include <cstdio>
@@ -13,18 +14,19 @@
 namespace parapet {
 namespace {
 
-struct Run {
+struct ProcessResult {
   int exit_code = -1;
   std::string out;
   std::string err;
 };
 
 // Runs `parapet ARGS` through the shell, capturing stdout and stderr.
-Run Parapet(const std::string& args) {
-  std::string dir = testing::ScratchDir("cli_run");
+ProcessResult Parapet(const std::string& args) {
+  // One scratch folder per test process: CTest runs test cases in parallel processes.
+  static const std::string dir = testing::ScratchDir("cli_run_" + std::to_string(getpid()));
   std::string err_path = dir + "/stderr";
   std::string cmd = std::string(PARAPET_BINARY_DIR) + "/cli/parapet " + args + " 2>" + err_path;
-  Run r;
+  ProcessResult r;
   FILE* p = popen(cmd.c_str(), "r");
   if (p == nullptr) return r;
   char buf[4096];
@@ -41,12 +43,12 @@ std::string Quote(const std::string& s) { return "'" + s + "'"; }
 std::string DemoModel() { return std::string(PARAPET_SOURCE_DIR) + "/models/stories260K.gguf"; }
 
 TEST(Cli, ModelInfoDescribesTheDemoModel) {
-  Run r = Parapet("model info " + DemoModel());
+  ProcessResult r = Parapet("model info " + DemoModel());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("architecture:    llama"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("sentencepiece"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("512 tokens"), std::string::npos) << r.out;
-  Run j = Parapet("model info --json " + DemoModel());
+  ProcessResult j = Parapet("model info --json " + DemoModel());
   ASSERT_EQ(j.exit_code, 0) << j.err;
   boost::json::value v = boost::json::parse(j.out);
   EXPECT_EQ(v.at("layers").as_int64(), 5);
@@ -56,7 +58,7 @@ TEST(Cli, ModelInfoDescribesTheDemoModel) {
 
 TEST(Cli, ModelInfoShowsExperts) {
   PARAPET_REQUIRE_SHARED(path, "models/stories260K-moe4x2-scaled.gguf");
-  Run r = Parapet("model info --json " + path);
+  ProcessResult r = Parapet("model info --json " + path);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   boost::json::value v = boost::json::parse(r.out);
   EXPECT_EQ(v.at("experts").as_int64(), 4);
@@ -65,12 +67,13 @@ TEST(Cli, ModelInfoShowsExperts) {
 }
 
 TEST(Cli, TokenizeJsonPrintsOneArray) {
-  Run r = Parapet("tokenize --json --model " + DemoModel() + " 'Once upon a time'");
+  ProcessResult r = Parapet("tokenize --json --model " + DemoModel() + " 'Once upon a time'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   boost::json::value v = boost::json::parse(r.out);
   ASSERT_TRUE(v.is_array());
   EXPECT_EQ(v.as_array().front().as_int64(), 1);  // BOS
-  Run nb = Parapet("tokenize --json --no-bos --model " + DemoModel() + " 'Once upon a time'");
+  ProcessResult nb =
+      Parapet("tokenize --json --no-bos --model " + DemoModel() + " 'Once upon a time'");
   ASSERT_EQ(nb.exit_code, 0);
   EXPECT_EQ(boost::json::parse(nb.out).as_array().size() + 1, v.as_array().size());
 }
@@ -81,8 +84,9 @@ TEST(Cli, GenerateJsonMatchesLlamaCppGolden) {
   auto golden = testing::LoadGolden(golden_path);
   ASSERT_TRUE(golden.ok());
   const testing::GoldenRun& run = golden->runs[0];
-  Run r = Parapet("generate --json --temperature 0 --max-tokens 32 --logprobs 5 --threads 2 --model " +
-                  model + " --prompt " + Quote(run.prompt));
+  ProcessResult r =
+      Parapet("generate --json --temperature 0 --max-tokens 32 --logprobs 5 --threads 2 --model " +
+              model + " --prompt " + Quote(run.prompt));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   boost::json::value v = boost::json::parse(r.out);
   EXPECT_EQ(boost::json::value_to<std::vector<int>>(v.at("prompt_ids")), run.prompt_ids);
@@ -96,15 +100,16 @@ TEST(Cli, GenerateJsonMatchesLlamaCppGolden) {
 }
 
 TEST(Cli, GenerateStreamsTextWithoutJson) {
-  Run r = Parapet("generate --model " + DemoModel() +
-                  " --prompt 'Once upon a time' --max-tokens 20 --seed 1 --threads 1");
+  ProcessResult r = Parapet("generate --model " + DemoModel() +
+                            " --prompt 'Once upon a time' --max-tokens 20 --seed 1 --threads 1");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out.rfind("Once upon a time", 0), 0u) << r.out;
   EXPECT_GT(r.out.size(), std::string("Once upon a time").size() + 20);
   EXPECT_NE(r.err.find("tok/s"), std::string::npos);
   // Same seed, same text.
-  Run again = Parapet("generate --model " + DemoModel() +
-                      " --prompt 'Once upon a time' --max-tokens 20 --seed 1 --threads 2");
+  ProcessResult again =
+      Parapet("generate --model " + DemoModel() +
+              " --prompt 'Once upon a time' --max-tokens 20 --seed 1 --threads 2");
   EXPECT_EQ(again.out, r.out);
 }
 
@@ -117,7 +122,7 @@ TEST(Cli, BadArgumentsExitTwoWithOneClearLine) {
   std::string m = DemoModel();
   std::vector<BadArgs> cases = {
       {"", "A subcommand is required"},
-      {"frobnicate", "frobnicate"},
+      {"frobnicate", "unknown command 'frobnicate'"},
       {"generate --prompt hi", "--model"},
       {"generate --model " + m, "--prompt"},
       {"generate --model /nonexistent.gguf --prompt hi", "/nonexistent.gguf: cannot open"},
@@ -133,7 +138,7 @@ TEST(Cli, BadArgumentsExitTwoWithOneClearLine) {
       {"model info /nonexistent.gguf", "cannot open"},
   };
   for (const BadArgs& c : cases) {
-    Run r = Parapet(c.args);
+    ProcessResult r = Parapet(c.args);
     EXPECT_EQ(r.exit_code, 2) << c.args << "\n" << r.err;
     EXPECT_NE(r.err.find(c.expect), std::string::npos) << c.args << "\n" << r.err;
     EXPECT_TRUE(r.out.empty()) << c.args;
@@ -145,13 +150,13 @@ TEST(Cli, BadArgumentsExitTwoWithOneClearLine) {
 TEST(Cli, CorruptedModelsGiveClearErrors) {
   std::string image = testing::ReadFileOrDie(DemoModel());
   std::string dir = testing::ScratchDir("corrupt_models");
-  std::vector<size_t> cuts = {0, 3, 4, 8, 20, 24, 100, 1000, 5000, image.size() / 2,
-                              image.size() - 1};
+  std::vector<size_t> cuts = {
+      0, 3, 4, 8, 20, 24, 100, 1000, 5000, image.size() / 2, image.size() - 1};
   int i = 0;
   for (size_t cut : cuts) {
     std::string path = dir + "/cut" + std::to_string(i++) + ".gguf";
     std::ofstream(path, std::ios::binary) << image.substr(0, cut);
-    Run r = Parapet("generate --max-tokens 2 --model " + path + " --prompt hi");
+    ProcessResult r = Parapet("generate --max-tokens 2 --model " + path + " --prompt hi");
     EXPECT_EQ(r.exit_code, 2) << path;
     EXPECT_NE(r.err.find(path), std::string::npos) << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
@@ -165,9 +170,12 @@ TEST(Cli, CorruptedModelsGiveClearErrors) {
     m[pos] = static_cast<char>(m[pos] ^ (1 << (seed % 8)));
     std::string path = dir + "/flip" + std::to_string(k) + ".gguf";
     std::ofstream(path, std::ios::binary) << m;
-    Run r = Parapet("generate --max-tokens 2 --threads 1 --seed 1 --model " + path + " --prompt hi");
+    ProcessResult r =
+        Parapet("generate --max-tokens 2 --threads 1 --seed 1 --model " + path + " --prompt hi");
     EXPECT_TRUE(r.exit_code == 0 || r.exit_code == 2) << path << " exit " << r.exit_code;
-    if (r.exit_code == 2) EXPECT_NE(r.err.find("parapet: "), std::string::npos) << r.err;
+    if (r.exit_code == 2) {
+      EXPECT_NE(r.err.find("parapet: "), std::string::npos) << r.err;
+    }
   }
 }
 

@@ -3,15 +3,17 @@
 // token ids exactly (peaky models), and its top-5 log-probabilities at every step within a
 // per-encoding tolerance (teacher-forced, so one near-tie cannot derail the rest).
 //
-// Tolerances (nats, max |Δ logprob| over every top-5 id of every step):
-//   F32 0.01, F16 0.02 — only summation order and llama.cpp's F16 KV cache differ (the float64
-//     reference is 0.0024 / 0.0045 from llama.cpp);
-//   quantised 0.25 — weights are identical, and activations are quantised to Q8_0 / Q8_K the
-//     same way llama.cpp does, but llama.cpp's F16 KV cache and its different accumulation order
-//     are amplified by 4 quantised layers (the float64 reference, which keeps activations in
-//     float, is 0.06–0.11 away);
-//   stories260K files 0.03 (trained, not peaky: reference 0.011 / 0.026).
-// The measured maxima are printed for README's table.
+// Tolerances (nats, max |Δ logprob| over every top-5 id of every step), with the maxima
+// measured on the CPU backend (AVX-512) in brackets:
+//   F32 0.01 [0.0023–0.0030], F16 0.02 [0.0027] — only summation order and llama.cpp's F16 KV
+//     cache differ (the float64 reference is 0.0024 / 0.0045 from llama.cpp);
+//   quantised 0.2 [0.054–0.123] — weights are identical and activations are quantised to
+//     Q8_0 / Q8_K as llama.cpp does, but the F16 KV cache, the accumulation order and
+//     rounding-boundary flips in activation quantisation are amplified through 4 quantised
+//     layers (the float64 reference, which keeps activations in float, is 0.06–0.11 away);
+//   stories260K files 0.03 [0.011–0.026] (trained, not peaky; the float64 reference is
+//     0.011 / 0.026 away).
+// The measured maxima are printed on every run.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -34,7 +36,7 @@ double Tolerance(const std::string& model) {
   if (model.rfind("stories260K", 0) == 0) return 0.03;
   if (model.find("-F32") != std::string::npos) return 0.01;
   if (model.find("-F16") != std::string::npos) return 0.02;
-  return 0.25;
+  return 0.2;
 }
 
 bool IsPeaky(const std::string& model) { return model.rfind("peaky-", 0) == 0; }
@@ -86,10 +88,12 @@ TEST_P(GoldenTest, TeacherForcedLogprobsWithinTolerance) {
   double max_delta = 0;
   int argmax_checked = 0;
   for (const GoldenRun& run : golden_.runs) {
-    auto kv = model_->NewKvCache(static_cast<int32_t>(run.prompt_ids.size() + run.generated_ids.size()));
+    auto kv =
+        model_->NewKvCache(static_cast<int32_t>(run.prompt_ids.size() + run.generated_ids.size()));
     std::vector<BatchToken> batch;
     for (size_t i = 0; i < run.prompt_ids.size(); ++i) {
-      batch.push_back({run.prompt_ids[i], static_cast<int32_t>(i), kv.get(), i + 1 == run.prompt_ids.size()});
+      batch.push_back(
+          {run.prompt_ids[i], static_cast<int32_t>(i), kv.get(), i + 1 == run.prompt_ids.size()});
     }
     std::vector<float> logits(static_cast<size_t>(n_vocab));
     ASSERT_TRUE(model_->Forward(batch, logits.data()).ok());
@@ -101,11 +105,13 @@ TEST_P(GoldenTest, TeacherForcedLogprobsWithinTolerance) {
         EXPECT_LE(d, tol) << run.prompt << " step " << k << " id " << id;
       }
       if (run.steps[k].margin >= 0.3) {
-        int argmax = static_cast<int>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+        int argmax =
+            static_cast<int>(std::max_element(logits.begin(), logits.end()) - logits.begin());
         EXPECT_EQ(argmax, run.generated_ids[k]) << run.prompt << " step " << k;
         ++argmax_checked;
       }
-      BatchToken next{run.generated_ids[k], static_cast<int32_t>(run.prompt_ids.size() + k), kv.get(), true};
+      BatchToken next{run.generated_ids[k], static_cast<int32_t>(run.prompt_ids.size() + k),
+                      kv.get(), true};
       ASSERT_TRUE(model_->Forward({&next, 1}, logits.data()).ok());
     }
   }
@@ -113,24 +119,42 @@ TEST_P(GoldenTest, TeacherForcedLogprobsWithinTolerance) {
               golden_.model.c_str(), max_delta, tol, argmax_checked);
 }
 
-TEST_P(GoldenTest, FreeRunningGreedyMatchesOnPeakyModels) {
-  if (!IsPeaky(golden_.model)) GTEST_SKIP() << "not peaky: near-ties make free-running text fragile";
+// Free-running greedy decoding reproduces llama.cpp's ids: all of them on the peaky models; on
+// the trained stories260K files up to the first near-tie (margin below twice the log-prob
+// tolerance), where rounding may legitimately pick the other token.
+TEST_P(GoldenTest, FreeRunningGreedyMatches) {
+  const double tie = 2 * Tolerance(golden_.model);
   for (const GoldenRun& run : golden_.runs) {
+    size_t n_exact = run.generated_ids.size();
+    if (!IsPeaky(golden_.model)) {
+      for (size_t k = 0; k < run.steps.size(); ++k) {
+        if (run.steps[k].margin < tie) {
+          n_exact = k + 1;  // step k's own choice may differ; everything before must not
+          break;
+        }
+      }
+    }
     GenerateOptions opt;
     opt.sampling.temperature = 0;
     opt.max_tokens = static_cast<int32_t>(run.generated_ids.size());
     std::vector<TokenId> prompt(run.prompt_ids.begin(), run.prompt_ids.end());
     auto r = Generate(*model_, prompt, opt);
     ASSERT_TRUE(r.ok()) << r.status().ToString();
-    EXPECT_EQ(std::vector<int>(r->generated_ids.begin(), r->generated_ids.end()), run.generated_ids)
-        << run.prompt;
-    EXPECT_EQ(r->text, run.generated_text) << run.prompt;
+    ASSERT_GE(r->generated_ids.size(), n_exact - 1);
+    std::vector<int> got(r->generated_ids.begin(), r->generated_ids.begin() + (n_exact - 1));
+    std::vector<int> want(run.generated_ids.begin(), run.generated_ids.begin() + (n_exact - 1));
+    EXPECT_EQ(got, want) << run.prompt << " (first " << n_exact - 1 << " tokens)";
+    if (n_exact == run.generated_ids.size()) {
+      EXPECT_EQ(r->generated_ids.back(), run.generated_ids.back()) << run.prompt;
+      EXPECT_EQ(r->text, run.generated_text) << run.prompt;
+    }
   }
 }
 
 INSTANTIATE_TEST_SUITE_P(LlamaCpp, GoldenTest, ::testing::ValuesIn(GoldenFiles()),
-                         [](const ::testing::TestParamInfo<std::string>& info) {
-                           std::string name = info.param.substr(0, info.param.size() - 5);
+                         [](const ::testing::TestParamInfo<std::string>& param_info) {
+                           std::string name =
+                               param_info.param.substr(0, param_info.param.size() - 5);
                            for (char& ch : name) {
                              if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
                            }

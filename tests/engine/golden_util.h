@@ -12,7 +12,7 @@ namespace parapet::testing {
 
 struct GoldenStep {
   std::vector<std::pair<int, float>> top5;  // (id, logprob), sorted by logit
-  float margin = 0;                          // top1 - top2 logprob
+  float margin = 0;                         // top1 - top2 logprob
 };
 
 struct GoldenRun {

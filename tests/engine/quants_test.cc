@@ -15,6 +15,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "engine/gguf/gguf_file.h"
 #include "tests/engine/test_data_util.h"
 
 namespace parapet::engine {
@@ -314,95 +315,6 @@ TEST(Quants, Q4_0MatchesReferenceOnEdges) {
 
 // ---- agreement with llama-quantize ----
 
-// Just enough of a GGUF reader to find tensors by name (kept here so that this test does not
-// depend on engine/gguf). Returns an empty map on anything unexpected.
-struct FixtureTensor {
-  TensorType type;
-  int64_t row_elems;
-  int64_t rows;
-  const uint8_t* data;
-};
-
-std::map<std::string, FixtureTensor> ReadGgufTensors(const std::string& bytes) {
-  size_t pos = 0;
-  bool ok = true;
-  auto take = [&](size_t n) {
-    ok = ok && pos + n <= bytes.size();
-    const size_t at = ok ? pos : 0;
-    pos += n;
-    return reinterpret_cast<const uint8_t*>(bytes.data()) + at;
-  };
-  auto u32 = [&] {
-    uint32_t v;
-    std::memcpy(&v, take(4), 4);
-    return v;
-  };
-  auto u64 = [&] {
-    uint64_t v;
-    std::memcpy(&v, take(8), 8);
-    return v;
-  };
-  auto str = [&] {
-    const uint64_t n = u64();
-    return std::string(reinterpret_cast<const char*>(take(n)), ok ? n : 0);
-  };
-  const size_t kScalarBytes[] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
-  std::function<void(uint32_t)> skip = [&](uint32_t type) {
-    if (type == 8) {
-      str();
-    } else if (type == 9) {
-      const uint32_t elem = u32();
-      const uint64_t count = u64();
-      for (uint64_t i = 0; ok && i < count; ++i) skip(elem);
-    } else {
-      ok = ok && type < 13;
-      if (ok) take(kScalarBytes[type]);
-    }
-  };
-  std::map<std::string, FixtureTensor> tensors;
-  if (bytes.compare(0, 4, "GGUF") != 0) return tensors;
-  take(4);
-  u32();  // version
-  const uint64_t n_tensors = u64();
-  const uint64_t n_kv = u64();
-  uint64_t alignment = 32;
-  for (uint64_t i = 0; ok && i < n_kv; ++i) {
-    const std::string key = str();
-    const uint32_t type = u32();
-    if (key == "general.alignment" && type == 4) {
-      alignment = u32();
-    } else {
-      skip(type);
-    }
-  }
-  struct Info {
-    std::string name;
-    FixtureTensor t;
-    uint64_t offset;
-  };
-  std::vector<Info> infos;
-  for (uint64_t i = 0; ok && i < n_tensors; ++i) {
-    Info info;
-    info.name = str();
-    const uint32_t n_dims = u32();
-    int64_t ne[4] = {1, 1, 1, 1};
-    for (uint32_t d = 0; d < n_dims && d < 4; ++d) ne[d] = static_cast<int64_t>(u64());
-    info.t.type = static_cast<TensorType>(u32());
-    info.t.row_elems = ne[0];
-    info.t.rows = ne[1] * ne[2] * ne[3];
-    info.offset = u64();
-    infos.push_back(info);
-  }
-  const size_t data_start = (pos + alignment - 1) / alignment * alignment;
-  for (Info& info : infos) {
-    info.t.data = reinterpret_cast<const uint8_t*>(bytes.data()) + data_start + info.offset;
-    if (data_start + info.offset > bytes.size()) ok = false;
-    tensors[info.name] = info.t;
-  }
-  if (!ok) tensors.clear();
-  return tensors;
-}
-
 // Quantises each F32 tensor of the F32 fixture to the type the quantised fixture stores it in and
 // compares bytes: llama-quantize without an importance matrix runs the ggml reference code.
 void ExpectSameAsLlamaQuantize(const std::string& quantised_name) {
@@ -411,28 +323,26 @@ void ExpectSameAsLlamaQuantize(const std::string& quantised_name) {
   if (f32_path.empty() || q_path.empty()) {
     GTEST_SKIP() << "engine fixtures not prepared";
   }
-  const std::string f32_bytes = testing::ReadFileOrDie(f32_path);
-  const std::string q_bytes = testing::ReadFileOrDie(q_path);
-  const auto f32 = ReadGgufTensors(f32_bytes);
-  const auto quantised = ReadGgufTensors(q_bytes);
-  ASSERT_FALSE(f32.empty());
-  ASSERT_FALSE(quantised.empty());
+  auto f32 = gguf::GgufFile::Open(f32_path);
+  auto quantised = gguf::GgufFile::Open(q_path);
+  ASSERT_TRUE(f32.ok()) << f32.status().ToString();
+  ASSERT_TRUE(quantised.ok()) << quantised.status().ToString();
   std::map<std::string, int> compared;  // per type
-  for (const auto& [name, t] : quantised) {
-    const auto src = f32.find(name);
-    if (src == f32.end() || src->second.type != TensorType::kF32 || t.type == TensorType::kF32) {
-      continue;
-    }
+  for (const gguf::TensorInfo& t : (*quantised)->tensors()) {
+    const gguf::TensorInfo* src = (*f32)->FindTensor(t.name);
+    if (src == nullptr || src->type != TensorType::kF32 || t.type == TensorType::kF32) continue;
+    const std::string name(t.name);
     ASSERT_TRUE(QuantsSupport(t.type)) << name;
-    const size_t row_bytes = RowBytes(t.type, t.row_elems);
+    const int64_t row_elems = t.ne[0];
+    const size_t row_bytes = RowBytes(t.type, row_elems);
     std::vector<uint8_t> mine(row_bytes);
     int64_t mismatched_rows = 0;
-    for (int64_t r = 0; r < t.rows; ++r) {
-      QuantizeRow(t.type, reinterpret_cast<const float*>(src->second.data) + r * t.row_elems,
-                  mine.data(), t.row_elems);
+    for (int64_t r = 0; r < t.rows(); ++r) {
+      QuantizeRow(t.type, reinterpret_cast<const float*>(src->data) + r * row_elems, mine.data(),
+                  row_elems);
       mismatched_rows += std::memcmp(mine.data(), t.data + r * row_bytes, row_bytes) != 0;
     }
-    EXPECT_EQ(mismatched_rows, 0) << name << " (" << Traits(t.type).name << ") of " << t.rows;
+    EXPECT_EQ(mismatched_rows, 0) << name << " (" << Traits(t.type).name << ") of " << t.rows();
     ++compared[Traits(t.type).name];
   }
   EXPECT_FALSE(compared.empty());
