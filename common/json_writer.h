@@ -30,6 +30,20 @@ class JsonWriter {
   void Bool(bool value);
   void Null();
 
+  // Key followed by a value, for flat objects.
+  void StringField(std::string_view key, std::string_view value) {
+    Key(key);
+    String(value);
+  }
+  void IntField(std::string_view key, int64_t value) {
+    Key(key);
+    Int(value);
+  }
+  void DoubleField(std::string_view key, double value) {
+    Key(key);
+    Double(value);
+  }
+
   const std::string& str() const { return out_; }
 
  private:

@@ -25,6 +25,11 @@ Result<GenerateResult> Generate(Model& model, std::span<const TokenId> prompt,
   PARAPET_RETURN_IF_ERROR(ValidateStopStrings(options.stop));
   StopMatcher stops(options.stop);
   const int64_t n_prompt = static_cast<int64_t>(prompt.size());
+  if (options.n_ctx > c.n_ctx_train) {
+    return InvalidArgumentError("context size " + std::to_string(options.n_ctx) +
+                                " exceeds the model's context length " +
+                                std::to_string(c.n_ctx_train));
+  }
   int64_t n_ctx = options.n_ctx > 0
                       ? options.n_ctx
                       : std::min<int64_t>(c.n_ctx_train, n_prompt + options.max_tokens);

@@ -133,6 +133,7 @@ TEST(Cli, BadArgumentsExitTwoWithOneClearLine) {
       {"generate --model " + m + " --prompt hi --backend tpu", "backend"},
       {"generate --model " + m + " --prompt hi --chat", "chat template"},
       {"generate --model " + m + " --prompt hi --ctx 1", "context window"},
+      {"generate --model " + m + " --prompt hi --ctx 100000", "exceeds the model's context length"},
       {"tokenize --model /nonexistent.gguf hi", "cannot open"},
       {"tokenize --model " + m, "TEXT or --file"},
       {"model info /nonexistent.gguf", "cannot open"},
