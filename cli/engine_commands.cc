@@ -212,13 +212,15 @@ int RunGenerate(const GenerateArgs& a) {
     return 0;
   }
   std::printf("\n");
+  std::fflush(stdout);
+  const bool context_full = r->finish_reason == "length" && r->generated_tokens < a.max_tokens;
   std::fprintf(stderr,
                "parapet: prompt %d tokens in %.1f ms (%.1f tok/s), generated %d tokens in %.1f ms "
-               "(%.1f tok/s), finish: %s\n",
+               "(%.1f tok/s), finish: %s%s\n",
                r->prompt_tokens, r->prompt_ms,
                r->prompt_tokens * 1000.0 / std::max(r->prompt_ms, 1e-9), r->generated_tokens,
                r->decode_ms, r->generated_tokens * 1000.0 / std::max(r->decode_ms, 1e-9),
-               r->finish_reason.c_str());
+               r->finish_reason.c_str(), context_full ? " (the context window is full)" : "");
   return 0;
 }
 
