@@ -307,6 +307,26 @@ void Tokenizer::PartitionPiece(std::string_view piece, TokenId after, bool parse
 
 // ---- queries ----
 
+std::string Tokenizer::TokenToPiece(TokenId id, bool render_special) const {
+  if (id < 0 || id >= n_vocab()) return "";
+  const std::string& text = TokenText(id);
+  switch (token_type(id)) {
+    case TokenType::kNormal:
+      return NormalPiece(text);
+    case TokenType::kByte:
+      return std::string(1, ByteTokenValue(text));
+    case TokenType::kUserDefined:
+      return text;
+    case TokenType::kControl:
+    case TokenType::kUnknown:
+      return render_special ? text : "";
+    case TokenType::kUnused:
+    case TokenType::kUndefined:
+      return "";
+  }
+  return "";
+}
+
 bool Tokenizer::IsEndOfGeneration(TokenId id) const {
   return std::binary_search(end_of_generation_.begin(), end_of_generation_.end(), id);
 }

@@ -82,7 +82,8 @@ class Tokenizer {
   // space (SentencePiece), byte-level BPE maps back to raw bytes. Control tokens give "" unless
   // `render_special`, in which case their text is returned. May be a partial UTF-8 sequence.
   // "" for ids outside [0, n_vocab()).
-  virtual std::string TokenToPiece(TokenId id, bool render_special = false) const = 0;
+  // Out-of-range ids give "".
+  std::string TokenToPiece(TokenId id, bool render_special = false) const;
 
   // Concatenated pieces of `ids`. With `strip_leading_space` (SentencePiece models that add a
   // space prefix) one leading space of the first non-empty piece is removed (a BOS before it
@@ -131,6 +132,9 @@ class Tokenizer {
   // unknown only with `parse_special`) are cut out of the text, longest token first, each one
   // at all its non-overlapping occurrences, left to right. Views point into `text`.
   std::vector<Fragment> PartitionSpecial(std::string_view text, bool parse_special) const;
+  // The bytes a normal token's vocabulary text stands for ("▁" or GPT-2 byte characters mapped
+  // back); TokenToPiece handles the other token types.
+  virtual std::string NormalPiece(std::string_view text) const = 0;
   // The byte a byte token ("<0xHH>", checked by LoadVocab) stands for.
   static char ByteTokenValue(std::string_view text);
   // Id of the vocabulary entry `text`, or -1.

@@ -218,39 +218,22 @@ std::vector<TokenId> BpeTokenizer::Encode(std::string_view text, bool add_bos,
   return out;
 }
 
-std::string BpeTokenizer::TokenToPiece(TokenId id, bool render_special) const {
-  if (id < 0 || id >= n_vocab()) return "";
-  const std::string& text = TokenText(id);
-  switch (token_type(id)) {
-    case TokenType::kNormal: {
-      // Map GPT-2 byte characters back to bytes; anything else is kept as it is.
-      std::string piece;
-      std::string_view rest = text;
-      while (!rest.empty()) {
-        const size_t n = Utf8SequenceLength(rest);
-        const int byte = n > 0 ? CodepointToByte(Utf8Decode(rest)) : -1;
-        const size_t consumed = n > 0 ? n : 1;
-        if (byte >= 0) {
-          piece += static_cast<char>(byte);
-        } else {
-          piece += rest.substr(0, consumed);
-        }
-        rest.remove_prefix(consumed);
-      }
-      return piece;
+std::string BpeTokenizer::NormalPiece(std::string_view text) const {
+  // Map GPT-2 byte characters back to bytes; anything else is kept as it is.
+  std::string piece;
+  std::string_view rest = text;
+  while (!rest.empty()) {
+    const size_t n = Utf8SequenceLength(rest);
+    const int byte = n > 0 ? CodepointToByte(Utf8Decode(rest)) : -1;
+    const size_t consumed = n > 0 ? n : 1;
+    if (byte >= 0) {
+      piece += static_cast<char>(byte);
+    } else {
+      piece += rest.substr(0, consumed);
     }
-    case TokenType::kByte:
-      return std::string(1, ByteTokenValue(text));
-    case TokenType::kUserDefined:
-      return text;
-    case TokenType::kControl:
-    case TokenType::kUnknown:
-      return render_special ? text : "";
-    case TokenType::kUnused:
-    case TokenType::kUndefined:
-      return "";
+    rest.remove_prefix(consumed);
   }
-  return "";
+  return piece;
 }
 
 }  // namespace parapet::engine::internal

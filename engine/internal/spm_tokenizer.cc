@@ -222,35 +222,18 @@ void SpmTokenizer::AppendBytes(std::string_view bytes, std::vector<TokenId>& out
   }
 }
 
-std::string SpmTokenizer::TokenToPiece(TokenId id, bool render_special) const {
-  if (id < 0 || id >= n_vocab()) return "";
-  const std::string& text = TokenText(id);
-  switch (token_type(id)) {
-    case TokenType::kNormal: {
-      std::string piece;
-      piece.reserve(text.size());
-      for (size_t pos = 0; pos < text.size();) {
-        if (text.compare(pos, kSpaceMarker.size(), kSpaceMarker) == 0) {
-          piece += ' ';
-          pos += kSpaceMarker.size();
-        } else {
-          piece += text[pos++];
-        }
-      }
-      return piece;
+std::string SpmTokenizer::NormalPiece(std::string_view text) const {
+  std::string piece;
+  piece.reserve(text.size());
+  for (size_t pos = 0; pos < text.size();) {
+    if (text.compare(pos, kSpaceMarker.size(), kSpaceMarker) == 0) {
+      piece += ' ';
+      pos += kSpaceMarker.size();
+    } else {
+      piece += text[pos++];
     }
-    case TokenType::kByte:
-      return std::string(1, ByteTokenValue(text));
-    case TokenType::kUserDefined:
-      return text;
-    case TokenType::kControl:
-    case TokenType::kUnknown:
-      return render_special ? text : "";
-    case TokenType::kUnused:
-    case TokenType::kUndefined:
-      return "";
   }
-  return "";
+  return piece;
 }
 
 }  // namespace parapet::engine::internal

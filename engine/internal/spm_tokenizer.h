@@ -31,7 +31,7 @@ class SpmTokenizer final : public Tokenizer {
 
   std::vector<TokenId> Encode(std::string_view text, bool add_bos,
                               bool parse_special = false) const override;
-  std::string TokenToPiece(TokenId id, bool render_special = false) const override;
+  std::string NormalPiece(std::string_view text) const override;
   TokenizerKind kind() const override { return TokenizerKind::kSentencePiece; }
 
  private:
