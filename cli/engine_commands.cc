@@ -114,8 +114,11 @@ Result<std::vector<engine::TokenId>> PromptIds(const engine::Model& m, const Gen
     return InvalidArgumentError("the model has no chat template; name one with --chat-template");
   }
   engine::ChatMessage msg{"user", text};
-  PARAPET_ASSIGN_OR_RETURN(std::string rendered, engine::ApplyChatTemplate(*tmpl, {&msg, 1}, true));
-  return t.Encode(rendered, t.add_bos_default(), /*parse_special=*/true);
+  PARAPET_ASSIGN_OR_RETURN(engine::RenderedChat rendered,
+                           engine::RenderChatTemplate(*tmpl, {&msg, 1}, true));
+  // Control tokens come only from the template, never from the user's text.
+  return t.Encode(rendered.text, t.add_bos_default(), /*parse_special=*/true,
+                  rendered.content_spans);
 }
 
 void WriteJson(const std::vector<engine::TokenId>& prompt_ids, const engine::GenerateResult& r,

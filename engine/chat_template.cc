@@ -102,40 +102,66 @@ Status ValidateMessages(ChatTemplate tmpl, std::span<const ChatMessage> messages
 
 // ---- rendering ----
 
+// The rendered text, recording where message contents go.
+class ChatWriter {
+ public:
+  ChatWriter& operator+=(std::string_view template_text) {
+    out_.text += template_text;
+    return *this;
+  }
+  void Content(std::string_view content) {
+    const size_t begin = out_.text.size();
+    out_.text += content;
+    if (!content.empty()) out_.content_spans.push_back(TextSpan{begin, out_.text.size()});
+  }
+  RenderedChat Take() { return std::move(out_); }
+
+ private:
+  RenderedChat out_;
+};
+
 void RenderChatMl(std::span<const ChatMessage> messages, bool add_assistant_prefix,
-                  std::string& out) {
+                  ChatWriter& out) {
   for (const ChatMessage& m : messages) {
-    out += "<|im_start|>" + m.role + "\n" + m.content + "<|im_end|>\n";
+    out += "<|im_start|>" + m.role + "\n";
+    out.Content(m.content);
+    out += "<|im_end|>\n";
   }
   if (add_assistant_prefix) out += "<|im_start|>assistant\n";
 }
 
 void RenderLlama3(std::span<const ChatMessage> messages, bool add_assistant_prefix,
-                  std::string& out) {
+                  ChatWriter& out) {
   for (const ChatMessage& m : messages) {
     out += "<|start_header_id|>" + m.role + "<|end_header_id|>\n\n";
-    out += Trim(m.content);
+    out.Content(Trim(m.content));
     out += "<|eot_id|>";
   }
   if (add_assistant_prefix) out += "<|start_header_id|>assistant<|end_header_id|>\n\n";
 }
 
-void RenderMistralV7(std::span<const ChatMessage> messages, bool tekken, std::string& out) {
+void RenderMistralV7(std::span<const ChatMessage> messages, bool tekken, ChatWriter& out) {
   const std::string space = tekken ? "" : " ";
   for (const ChatMessage& m : messages) {
     if (m.role == "system") {
-      out += "[SYSTEM_PROMPT]" + space + m.content + "[/SYSTEM_PROMPT]";
+      out += "[SYSTEM_PROMPT]" + space;
+      out.Content(m.content);
+      out += "[/SYSTEM_PROMPT]";
     } else if (m.role == "user") {
-      out += "[INST]" + space + m.content + "[/INST]";
+      out += "[INST]" + space;
+      out.Content(m.content);
+      out += "[/INST]";
     } else {
-      out += space + m.content + "</s>";
+      out += space;
+      out.Content(m.content);
+      out += "</s>";
     }
   }
 }
 
 // v1: " [INST] sys\n\nuser [/INST] assistant</s>"; v3: no leading spaces, assistant trimmed;
 // v3-tekken: no spaces at all.
-void RenderMistralV1V3(std::span<const ChatMessage> messages, ChatTemplate tmpl, std::string& out) {
+void RenderMistralV1V3(std::span<const ChatMessage> messages, ChatTemplate tmpl, ChatWriter& out) {
   const std::string leading = tmpl == ChatTemplate::kMistralV1 ? " " : "";
   const std::string trailing = tmpl == ChatTemplate::kMistralV3Tekken ? "" : " ";
   const bool trim_assistant = tmpl == ChatTemplate::kMistralV3;
@@ -146,12 +172,14 @@ void RenderMistralV1V3(std::span<const ChatMessage> messages, ChatTemplate tmpl,
       inside_turn = true;
     }
     if (m.role == "system") {
-      out += m.content + "\n\n";
+      out.Content(m.content);
+      out += "\n\n";
     } else if (m.role == "user") {
-      out += m.content + leading + "[/INST]";
+      out.Content(m.content);
+      out += leading + "[/INST]";
     } else {
       out += trailing;
-      out += trim_assistant ? Trim(m.content) : std::string_view(m.content);
+      out.Content(trim_assistant ? Trim(m.content) : std::string_view(m.content));
       out += "</s>";
       inside_turn = false;
     }
@@ -160,7 +188,7 @@ void RenderMistralV1V3(std::span<const ChatMessage> messages, ChatTemplate tmpl,
 
 // kMistral (no <<SYS>>) and the Llama-2 variants. The first "[INST] " follows the BOS that the
 // tokenizer adds; later turns open with "[INST] " (or "<s>[INST] ").
-void RenderLlama2(std::span<const ChatMessage> messages, ChatTemplate tmpl, std::string& out) {
+void RenderLlama2(std::span<const ChatMessage> messages, ChatTemplate tmpl, ChatWriter& out) {
   const bool system_block = tmpl != ChatTemplate::kMistral;
   const bool bos_inside = tmpl == ChatTemplate::kLlama2SysBos;
   const bool strip = tmpl == ChatTemplate::kLlama2SysStrip;
@@ -174,13 +202,13 @@ void RenderLlama2(std::span<const ChatMessage> messages, ChatTemplate tmpl, std:
     }
     if (m.role == "system") {
       out += system_block ? "<<SYS>>\n" : "";
-      out += content;
+      out.Content(content);
       out += system_block ? "\n<</SYS>>\n\n" : "\n";
     } else if (m.role == "user") {
-      out += content;
+      out.Content(content);
       out += " [/INST]";
     } else {
-      out += content;
+      out.Content(content);
       out += "</s>";
       inside_turn = false;
     }
@@ -219,8 +247,15 @@ const char* ChatTemplateName(ChatTemplate tmpl) {
 
 Result<std::string> ApplyChatTemplate(ChatTemplate tmpl, std::span<const ChatMessage> messages,
                                       bool add_assistant_prefix) {
+  PARAPET_ASSIGN_OR_RETURN(RenderedChat r,
+                           RenderChatTemplate(tmpl, messages, add_assistant_prefix));
+  return std::move(r.text);
+}
+
+Result<RenderedChat> RenderChatTemplate(ChatTemplate tmpl, std::span<const ChatMessage> messages,
+                                        bool add_assistant_prefix) {
   PARAPET_RETURN_IF_ERROR(ValidateMessages(tmpl, messages));
-  std::string out;
+  ChatWriter out;
   switch (tmpl) {
     case ChatTemplate::kChatMl:
       RenderChatMl(messages, add_assistant_prefix, out);
@@ -244,7 +279,7 @@ Result<std::string> ApplyChatTemplate(ChatTemplate tmpl, std::span<const ChatMes
       RenderLlama2(messages, tmpl, out);
       break;
   }
-  return out;
+  return out.Take();
 }
 
 }  // namespace parapet::engine

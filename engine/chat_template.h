@@ -9,8 +9,9 @@
 // parse_special = true, so that control texts inside it ([INST] where it is a control token,
 // </s>, <|im_start|>, <|eot_id|> ...) become their tokens. Texts after the first turn (</s>, and
 // <s> in kLlama2SysBos) are part of the rendering, as in llama.cpp.
-// Note: with parse_special = true, control texts typed by a user inside message content also
-// become control tokens, as in llama.cpp's server.
+// Control texts typed by a user inside message content must not become control tokens (llama.cpp's
+// server lets them, so a user can forge turns): RenderChatTemplate() reports where the contents
+// lie, and Tokenizer::Encode(..., literal = content_spans) keeps them plain text.
 //
 // Pure functions; thread-safe.
 #pragma once
@@ -19,8 +20,10 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/status.h"
+#include "engine/tokenizer.h"
 
 namespace parapet::engine {
 
@@ -73,5 +76,14 @@ const char* ChatTemplateName(ChatTemplate tmpl);
 // by user, assistant, user, ... (at least one user message).
 Result<std::string> ApplyChatTemplate(ChatTemplate tmpl, std::span<const ChatMessage> messages,
                                       bool add_assistant_prefix);
+
+// The same rendering, plus where each message's content landed in the text (sorted, disjoint), to
+// be passed as Tokenizer::Encode's `literal` spans.
+struct RenderedChat {
+  std::string text;
+  std::vector<TextSpan> content_spans;
+};
+Result<RenderedChat> RenderChatTemplate(ChatTemplate tmpl, std::span<const ChatMessage> messages,
+                                        bool add_assistant_prefix);
 
 }  // namespace parapet::engine

@@ -271,38 +271,61 @@ bool Tokenizer::SpecialBefore(TokenId a, TokenId b) const {
   return la != lb ? la > lb : a < b;
 }
 
-std::vector<Tokenizer::Fragment> Tokenizer::PartitionSpecial(std::string_view text,
-                                                             bool parse_special) const {
+std::vector<Tokenizer::Fragment> Tokenizer::PartitionSpecial(
+    std::string_view text, bool parse_special, std::span<const TextSpan> literal) const {
   std::vector<Fragment> fragments;
-  if (!text.empty()) PartitionPiece(text, -1, parse_special, fragments);
+  if (!text.empty())
+    PartitionPiece(text, -1, SpecialScope{text, parse_special, literal}, fragments);
   return fragments;
+}
+
+bool Tokenizer::SpecialScope::Allows(TokenId /*id*/, TokenType type, const char* at,
+                                     size_t len) const {
+  if (type == TokenType::kUserDefined) return true;  // ordinary vocabulary text
+  if (!parse_special) return false;
+  const size_t begin = static_cast<size_t>(at - text.data());
+  const size_t end = begin + len;
+  for (const TextSpan& s : literal) {
+    if (begin < s.end && s.begin < end) return false;
+  }
+  return true;
 }
 
 // llama.cpp applies the special tokens one after the other to every raw fragment. The same
 // result, computed per piece: find the first token in that order (after `after`) that occurs in
 // `piece`, cut out all its occurrences, and partition each gap with the tokens after it. Pieces
 // without special tokens cost one trie scan.
-void Tokenizer::PartitionPiece(std::string_view piece, TokenId after, bool parse_special,
+void Tokenizer::PartitionPiece(std::string_view piece, TokenId after, const SpecialScope& scope,
                                std::vector<Fragment>& out) const {
+  // Finds the next occurrence of `id` at or after `from` that the scope allows.
+  auto next_allowed = [&](TokenId id, size_t from) {
+    const std::string& special = TokenText(id);
+    for (size_t at = piece.find(special, from); at != std::string_view::npos;
+         at = piece.find(special, at + 1)) {
+      if (scope.Allows(id, token_type(id), piece.data() + at, special.size())) return at;
+    }
+    return std::string_view::npos;
+  };
   TokenId best = -1;
   if (special_trie_ != nullptr) {
     for (TokenId id : special_trie_->FindAll(piece)) {
-      if (!parse_special && token_type(id) != TokenType::kUserDefined) continue;
       if (after >= 0 && !SpecialBefore(after, id)) continue;
-      if (best < 0 || SpecialBefore(id, best)) best = id;
+      if (best >= 0 && !SpecialBefore(id, best)) continue;
+      if (next_allowed(id, 0) != std::string_view::npos) best = id;
     }
   }
   if (best < 0) {
     out.push_back(Fragment{-1, piece});
     return;
   }
-  const std::string& special = TokenText(best);
-  for (size_t at = piece.find(special); at != std::string_view::npos; at = piece.find(special)) {
-    if (at > 0) PartitionPiece(piece.substr(0, at), best, parse_special, out);
+  const size_t len = TokenText(best).size();
+  for (size_t at = next_allowed(best, 0); at != std::string_view::npos;
+       at = next_allowed(best, 0)) {
+    if (at > 0) PartitionPiece(piece.substr(0, at), best, scope, out);
     out.push_back(Fragment{best, {}});
-    piece.remove_prefix(at + special.size());
+    piece.remove_prefix(at + len);
   }
-  if (!piece.empty()) PartitionPiece(piece, best, parse_special, out);
+  if (!piece.empty()) PartitionPiece(piece, best, scope, out);
 }
 
 // ---- queries ----

@@ -50,6 +50,12 @@ using TokenId = int32_t;
 
 enum class TokenizerKind { kSentencePiece, kBpe };
 
+// A byte range [begin, end) of a text.
+struct TextSpan {
+  size_t begin = 0;
+  size_t end = 0;
+};
+
 // Token attributes from `tokenizer.ggml.token_type` (llama.cpp's llama_token_type numbering).
 enum class TokenType : int32_t {
   kUndefined = 0,
@@ -74,9 +80,13 @@ class Tokenizer {
 
   // Token ids for `text`. `add_bos`: prepend BOS (callers usually pass add_bos_default()).
   // `parse_special`: recognise control (and unknown) token texts in `text`. User-defined tokens
-  // are always recognised, as in llama.cpp. Never fails: invalid UTF-8 is encoded byte by byte.
+  // are always recognised, as in llama.cpp. `literal`: sorted, disjoint spans of `text` (e.g. the
+  // message contents inside a rendered chat template) in which control texts are never
+  // recognised, even with parse_special: a user who types "<|im_end|>" or "[INST]" gets plain
+  // text, not a turn boundary. Never fails: invalid UTF-8 is encoded byte by byte.
   virtual std::vector<TokenId> Encode(std::string_view text, bool add_bos,
-                                      bool parse_special = false) const = 0;
+                                      bool parse_special = false,
+                                      std::span<const TextSpan> literal = {}) const = 0;
 
   // The bytes one token stands for when detokenizing: byte tokens give their byte, "▁" becomes a
   // space (SentencePiece), byte-level BPE maps back to raw bytes. Control tokens give "" unless
@@ -131,7 +141,9 @@ class Tokenizer {
   // llama.cpp's special-token partitioning: the special tokens (user-defined always; control and
   // unknown only with `parse_special`) are cut out of the text, longest token first, each one
   // at all its non-overlapping occurrences, left to right. Views point into `text`.
-  std::vector<Fragment> PartitionSpecial(std::string_view text, bool parse_special) const;
+  // Occurrences of control/unknown tokens that overlap a `literal` span are left in the text.
+  std::vector<Fragment> PartitionSpecial(std::string_view text, bool parse_special,
+                                         std::span<const TextSpan> literal = {}) const;
   // The bytes a normal token's vocabulary text stands for ("▁" or GPT-2 byte characters mapped
   // back); TokenToPiece handles the other token types.
   virtual std::string NormalPiece(std::string_view text) const = 0;
@@ -160,7 +172,14 @@ class Tokenizer {
   void BuildEndOfGeneration(TokenId eot_id, TokenId eom_id);
   void BuildSpecialTokens();
   bool SpecialBefore(TokenId a, TokenId b) const;
-  void PartitionPiece(std::string_view piece, TokenId after, bool parse_special,
+  // Where PartitionPiece may cut special tokens.
+  struct SpecialScope {
+    std::string_view text;  // the whole input, to turn piece views into offsets
+    bool parse_special = false;
+    std::span<const TextSpan> literal;
+    bool Allows(TokenId id, TokenType type, const char* at, size_t len) const;
+  };
+  void PartitionPiece(std::string_view piece, TokenId after, const SpecialScope& scope,
                       std::vector<Fragment>& out) const;
 };
 

@@ -187,13 +187,13 @@ const BpeTokenizer::Merge* BpeTokenizer::FindMerge(TokenId left, TokenId right) 
   return it == merges_.end() ? nullptr : &it->second;
 }
 
-std::vector<TokenId> BpeTokenizer::Encode(std::string_view text, bool add_bos,
-                                          bool parse_special) const {
+std::vector<TokenId> BpeTokenizer::Encode(std::string_view text, bool add_bos, bool parse_special,
+                                          std::span<const TextSpan> literal) const {
   std::vector<TokenId> out;
   if (add_bos && bos_id_ >= 0) out.push_back(bos_id_);
   Session session(*this);
   std::string encoded;
-  for (const Fragment& fragment : PartitionSpecial(text, parse_special)) {
+  for (const Fragment& fragment : PartitionSpecial(text, parse_special, literal)) {
     if (fragment.token >= 0) {
       out.push_back(fragment.token);
       continue;

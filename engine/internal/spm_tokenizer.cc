@@ -151,13 +151,13 @@ Result<std::unique_ptr<Tokenizer>> SpmTokenizer::Create(const gguf::GgufFile& fi
   return std::unique_ptr<Tokenizer>(std::move(t));
 }
 
-std::vector<TokenId> SpmTokenizer::Encode(std::string_view text, bool add_bos,
-                                          bool parse_special) const {
+std::vector<TokenId> SpmTokenizer::Encode(std::string_view text, bool add_bos, bool parse_special,
+                                          std::span<const TextSpan> literal) const {
   std::vector<TokenId> out;
   if (add_bos && bos_id_ >= 0) out.push_back(bos_id_);
   bool after_special = true;  // the text start counts as following a special token
   std::string escaped;
-  for (const Fragment& fragment : PartitionSpecial(text, parse_special)) {
+  for (const Fragment& fragment : PartitionSpecial(text, parse_special, literal)) {
     if (fragment.token >= 0) {
       out.push_back(fragment.token);
       after_special = true;

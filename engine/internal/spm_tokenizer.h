@@ -29,8 +29,8 @@ class SpmTokenizer final : public Tokenizer {
   // InvalidArgument naming the key.
   static Result<std::unique_ptr<Tokenizer>> Create(const gguf::GgufFile& file);
 
-  std::vector<TokenId> Encode(std::string_view text, bool add_bos,
-                              bool parse_special = false) const override;
+  std::vector<TokenId> Encode(std::string_view text, bool add_bos, bool parse_special = false,
+                              std::span<const TextSpan> literal = {}) const override;
   std::string NormalPiece(std::string_view text) const override;
   TokenizerKind kind() const override { return TokenizerKind::kSentencePiece; }
 

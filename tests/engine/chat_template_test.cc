@@ -246,6 +246,30 @@ TEST(ChatTemplate, NeverStartsWithBos) {
   }
 }
 
+// Every template reports where each message's content landed (trimmed where the template
+// trims), in order and disjoint, so the tokenizer can keep user text free of control tokens.
+TEST(ChatTemplate, ContentSpansCoverEachMessage) {
+  for (const char* name :
+       {"mistral", "mistral-v1", "mistral-v3", "mistral-v3-tekken", "mistral-v7",
+        "mistral-v7-tekken", "llama2", "llama2-sys-bos", "llama2-sys-strip", "chatml", "llama3"}) {
+    const ChatTemplate tmpl = *ChatTemplateFromName(name);
+    auto r = RenderChatTemplate(tmpl, kConversation, true);
+    ASSERT_TRUE(r.ok()) << name;
+    EXPECT_EQ(r->text, Render(tmpl)) << name;
+    ASSERT_EQ(r->content_spans.size(), kConversation.size()) << name;
+    size_t prev_end = 0;
+    for (size_t i = 0; i < kConversation.size(); ++i) {
+      const TextSpan& span = r->content_spans[i];
+      EXPECT_GE(span.begin, prev_end) << name;
+      prev_end = span.end;
+      const std::string got = r->text.substr(span.begin, span.end - span.begin);
+      // Contents may be trimmed, never changed otherwise.
+      EXPECT_NE(kConversation[i].content.find(got), std::string::npos) << name << ": " << got;
+      EXPECT_FALSE(got.empty()) << name;
+    }
+  }
+}
+
 // ---- names ----
 
 TEST(ChatTemplate, NamesRoundTrip) {
