@@ -68,8 +68,11 @@ struct Q0Kernel {
   // the activation, so maddubs / vpdpbusd see unsigned x signed bytes).
   static __m256i UnpackW(const Block& b) {
     if constexpr (kIsQ4) {
-      const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs));
-      return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw),
+      // The 16 bytes in both halves (a broadcast load, no shuffle), the upper half shifted to
+      // its high nibbles.
+      const __m256i raw =
+          _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs)));
+      return _mm256_and_si256(_mm256_srlv_epi64(raw, _mm256_setr_epi64x(0, 0, 4, 4)),
                               _mm256_set1_epi8(0x0F));
     } else {
       return LoadU256(b.qs);
