@@ -18,6 +18,11 @@ namespace parapet::engine {
 namespace {
 
 constexpr int kActBlock = 8;  // activation rows per kernel call (weight row reuse in prefill)
+// Matmul tasks per thread. Few and long: each task streams its rows from memory, and the
+// hardware prefetchers need a stream to run a while before they reach full rate (16 short tasks
+// per thread decoded ~15% slower); four still let a thread take over part of a descheduled
+// one's share.
+constexpr int kChunksPerThread = 4;
 // Below this many multiply-adds an operation runs on the calling thread: waking workers would
 // cost more than it saves (tiny models, small batches).
 constexpr int64_t kMinParallelWork = 1 << 15;
@@ -49,13 +54,14 @@ class CpuBackend final : public Backend {
     // the matrix apart (g, g + quarter, ...), so a task reads four sequential streams far apart,
     // which the hardware prefetchers follow (four adjacent rows, interleaved within one page,
     // halved the rate from memory); otherwise group g is rows 4g .. 4g + 3, read in order. Tasks
-    // are chunks of groups, several per thread for load balance; rows past the last full group
+    // are kChunksPerThread chunks of groups per thread; rows past the last full group
     // form one more task.
     const int64_t rows = w.rows;
     const int64_t n_groups = rows / cpu::kMaxDotRows;
     const bool spread = k.dot_rows != nullptr;
     const int64_t r_step = spread ? n_groups : 1;
-    const int64_t chunk = std::max<int64_t>(1, n_groups / (int64_t{pool_.n_threads()} * 16));
+    const int64_t chunk =
+        std::max<int64_t>(1, n_groups / (int64_t{pool_.n_threads()} * kChunksPerThread));
     const int64_t n_chunks = (n_groups + chunk - 1) / chunk;
     const int left = static_cast<int>(rows - n_groups * cpu::kMaxDotRows);
     ParallelFor(n_chunks + (left > 0 ? 1 : 0), rows * w.cols * n, [&](int64_t c, int) {
