@@ -19,7 +19,8 @@ namespace {
 constexpr int64_t kRowElems = 4096;
 constexpr int64_t kRows = 1024;
 
-void BM_VecDot(benchmark::State& state, TensorType type, SimdLevel level, int n_act) {
+// `rows` > 1: through dot_rows, that many weight rows per call (as the CPU matmul calls it).
+void BM_VecDot(benchmark::State& state, TensorType type, SimdLevel level, int n_act, int rows) {
   const VecDotKernel& k = GetVecDotKernel(type, level);
   std::mt19937 rng(42);
   std::normal_distribution<float> dist(0.0f, 1.0f);
@@ -40,9 +41,18 @@ void BM_VecDot(benchmark::State& state, TensorType type, SimdLevel level, int n_
   std::vector<float> out(static_cast<size_t>(kRows * n_act));
 
   for (auto _ : state) {
-    for (int64_t r = 0; r < kRows; ++r) {
-      k.dot(kRowElems, w.data() + r * row_bytes, act.data(), act_stride, n_act,
-            out.data() + r * n_act);
+    if (rows > 1 && k.dot_rows != nullptr) {
+      // Rows kRows / rows apart, as the CPU matmul groups them.
+      const int64_t step = kRows / rows;
+      for (int64_t r = 0; r < step; ++r) {
+        k.dot_rows(kRowElems, w.data() + r * row_bytes, step * row_bytes, rows, act.data(),
+                   act_stride, n_act, out.data() + r * rows, rows);
+      }
+    } else {
+      for (int64_t r = 0; r < kRows; ++r) {
+        k.dot(kRowElems, w.data() + r * row_bytes, act.data(), act_stride, n_act,
+              out.data() + r * n_act);
+      }
     }
     benchmark::DoNotOptimize(out.data());
     benchmark::ClobberMemory();
@@ -58,11 +68,15 @@ void RegisterAll() {
   for (TensorType type : types) {
     for (SimdLevel level : levels) {
       if (level > DetectSimdLevel()) continue;
-      for (int n_act : {1, 8}) {
-        const std::string name = std::string("VecDot/") + Traits(type).name + "/" +
-                                 SimdLevelName(level) + "/n_act:" + std::to_string(n_act);
-        benchmark::RegisterBenchmark(name.c_str(), BM_VecDot, type, level, n_act)
-            ->Unit(benchmark::kMicrosecond);
+      for (int rows : {1, kMaxDotRows}) {
+        if (rows > 1 && GetVecDotKernel(type, level).dot_rows == nullptr) continue;
+        for (int n_act : {1, 8}) {
+          const std::string name = std::string("VecDot/") + Traits(type).name + "/" +
+                                   SimdLevelName(level) + "/rows:" + std::to_string(rows) +
+                                   "/n_act:" + std::to_string(n_act);
+          benchmark::RegisterBenchmark(name.c_str(), BM_VecDot, type, level, n_act, rows)
+              ->Unit(benchmark::kMicrosecond);
+        }
       }
     }
   }

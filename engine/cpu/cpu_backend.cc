@@ -18,6 +18,11 @@ namespace parapet::engine {
 namespace {
 
 constexpr int kActBlock = 8;  // activation rows per kernel call (weight row reuse in prefill)
+// Matmul tasks per thread. Few and long: each task streams its rows from memory, and the
+// hardware prefetchers need a stream to run a while before they reach full rate (16 short tasks
+// per thread decoded ~15% slower); four still let a thread take over part of a descheduled
+// one's share.
+constexpr int kChunksPerThread = 4;
 // Below this many multiply-adds an operation runs on the calling thread: waking workers would
 // cost more than it saves (tiny models, small batches).
 constexpr int64_t kMinParallelWork = 1 << 15;
@@ -45,21 +50,28 @@ class CpuBackend final : public Backend {
       ParallelFor(n, n * w.cols, quantize);
       act = dst;
     }
-    // Chunks of rows, several per thread for load balance.
+    // Rows go in groups of kMaxDotRows. With a multi-row kernel a group's rows lie a quarter of
+    // the matrix apart (g, g + quarter, ...), so a task reads four sequential streams far apart,
+    // which the hardware prefetchers follow (four adjacent rows, interleaved within one page,
+    // halved the rate from memory); otherwise group g is rows 4g .. 4g + 3, read in order. Tasks
+    // are kChunksPerThread chunks of groups per thread; rows past the last full group
+    // form one more task.
     const int64_t rows = w.rows;
-    int64_t chunk = std::max<int64_t>(1, rows / (int64_t{pool_.n_threads()} * 16));
-    if (n > 1) chunk = std::max<int64_t>(chunk, 4);
-    const int64_t n_chunks = (rows + chunk - 1) / chunk;
-    ParallelFor(n_chunks, rows * w.cols * n, [&](int64_t c, int) {
-      float tmp[kActBlock];
-      const int64_t r_end = std::min(rows, (c + 1) * chunk);
-      for (int64_t r = c * chunk; r < r_end; ++r) {
-        const uint8_t* wr = w.row(mat, r);
-        for (int64_t j0 = 0; j0 < n; j0 += kActBlock) {
-          int nb = static_cast<int>(std::min<int64_t>(kActBlock, n - j0));
-          k.dot(w.cols, wr, act + j0 * stride, stride, nb, tmp);
-          for (int jj = 0; jj < nb; ++jj) y[(j0 + jj) * rows + r] = tmp[jj];
-        }
+    const int64_t n_groups = rows / cpu::kMaxDotRows;
+    const bool spread = k.dot_rows != nullptr;
+    const int64_t r_step = spread ? n_groups : 1;
+    const int64_t chunk =
+        std::max<int64_t>(1, n_groups / (int64_t{pool_.n_threads()} * kChunksPerThread));
+    const int64_t n_chunks = (n_groups + chunk - 1) / chunk;
+    const int left = static_cast<int>(rows - n_groups * cpu::kMaxDotRows);
+    ParallelFor(n_chunks + (left > 0 ? 1 : 0), rows * w.cols * n, [&](int64_t c, int) {
+      if (c == n_chunks) {
+        return DotRows(k, w, mat, n_groups * cpu::kMaxDotRows, 1, left, act, stride, n, y);
+      }
+      const int64_t g_end = std::min(n_groups, (c + 1) * chunk);
+      for (int64_t g = c * chunk; g < g_end; ++g) {
+        const int64_t r0 = spread ? g : g * cpu::kMaxDotRows;
+        DotRows(k, w, mat, r0, r_step, cpu::kMaxDotRows, act, stride, n, y);
       }
     });
   }
@@ -122,10 +134,7 @@ class CpuBackend final : public Backend {
       float* s = scores_.data() + static_cast<size_t>(thread) * (max_pos + 1);
       float mx = -INFINITY;
       for (int32_t t = 0; t < n_pos; ++t) {
-        const float* kt = kv.k(layer, t) + kvh * head_dim;
-        float dot = 0;
-        for (int32_t d = 0; d < head_dim; ++d) dot += qh[d] * kt[d];
-        s[t] = dot * scale;
+        s[t] = Dot(qh, kv.k(layer, t) + kvh * head_dim, head_dim) * scale;
         mx = std::max(mx, s[t]);
       }
       float sum = 0;
@@ -168,6 +177,48 @@ class CpuBackend final : public Backend {
       return;
     }
     pool_.Run(n_tasks, fn);
+  }
+
+  // y[j * w.rows + r] = W[mat] row r · activation row j for the n_rows rows r = r0 + i * r_step
+  // and j < n; activation rows go to the kernel kActBlock at a time.
+  static void DotRows(const cpu::VecDotKernel& k, const WeightTensor& w, int64_t mat, int64_t r0,
+                      int64_t r_step, int n_rows, const uint8_t* act, size_t stride, int64_t n,
+                      float* y) {
+    const uint8_t* wr = w.row(mat, r0);
+    const size_t w_stride = static_cast<size_t>(r_step) * w.row_bytes;
+    float tmp[kActBlock][cpu::kMaxDotRows];
+    for (int64_t j0 = 0; j0 < n; j0 += kActBlock) {
+      const int nb = static_cast<int>(std::min<int64_t>(kActBlock, n - j0));
+      const uint8_t* a = act + j0 * stride;
+      if (k.dot_rows != nullptr) {
+        k.dot_rows(w.cols, wr, w_stride, n_rows, a, stride, nb, tmp[0], cpu::kMaxDotRows);
+      } else {
+        for (int i = 0; i < n_rows; ++i) {
+          float col[kActBlock];
+          k.dot(w.cols, wr + i * w_stride, a, stride, nb, col);
+          for (int jj = 0; jj < nb; ++jj) tmp[jj][i] = col[jj];
+        }
+      }
+      for (int jj = 0; jj < nb; ++jj) {
+        float* yj = y + (j0 + jj) * w.rows + r0;
+        for (int i = 0; i < n_rows; ++i) yj[i * r_step] = tmp[jj][i];
+      }
+    }
+  }
+
+  // Dot product of n floats in kDotLanes interleaved partial sums (which the compiler turns into
+  // vector registers; a single running sum would stay scalar without -ffast-math).
+  static float Dot(const float* a, const float* b, int32_t n) {
+    constexpr int kDotLanes = 8;
+    float part[kDotLanes] = {};
+    int32_t d = 0;
+    for (; d + kDotLanes <= n; d += kDotLanes) {
+      for (int j = 0; j < kDotLanes; ++j) part[j] += a[d + j] * b[d + j];
+    }
+    for (; d < n; ++d) part[0] += a[d] * b[d];
+    float sum = 0;
+    for (float p : part) sum += p;
+    return sum;
   }
 
   static void RotateHeads(float* x, int32_t n_heads, int32_t head_dim, int32_t n_rot,

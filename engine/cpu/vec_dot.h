@@ -38,7 +38,17 @@ struct VecDotKernel {
   // fp16-scaled blocks, F16 and BF16; 4 for F32 and Q8_K). Vector loads are unaligned.
   void (*dot)(int64_t n, const void* w_row, const void* act, size_t act_stride, int n_act,
               float* out);
+  // Several weight rows at once: out[j * out_stride + i] = dot(weight row i, activation row j)
+  // for i in [0, n_rows), j in [0, n_act); weight row i starts at w + i * w_stride. Sharing the
+  // activation loads and conversions over the rows makes it faster than n_rows calls of `dot`
+  // where a type has its own (nullptr where it has none: callers then loop over `dot`).
+  // REQUIRES: as for `dot`, and n_rows in [1, kMaxDotRows].
+  void (*dot_rows)(int64_t n, const void* w, size_t w_stride, int n_rows, const void* act,
+                   size_t act_stride, int n_act, float* out, size_t out_stride) = nullptr;
 };
+
+// The most weight rows one `dot_rows` call takes.
+inline constexpr int kMaxDotRows = 4;
 
 // Whether GetVecDotKernel accepts `weight_type` (F32, F16, BF16, Q4_0, Q8_0, Q4_K, Q5_K, Q6_K).
 bool VecDotSupports(TensorType weight_type);

@@ -96,8 +96,14 @@ constexpr auto kDot = DotInGroups<Kernel, kMaxRows>;
 constexpr VecDotKernel kF32{TensorType::kF32, QuantizeActF32, kDot<F32Kernel>};
 constexpr VecDotKernel kF16{TensorType::kF16, QuantizeActF16, kDot<F16Kernel>};
 constexpr VecDotKernel kBF16{TensorType::kBF16, QuantizeActBf16, kDot<Bf16Kernel>};
-constexpr VecDotKernel kQ4_0{TensorType::kQ8_0, QuantizeActQ8_0, kDot<Q0Kernel<BlockQ4_0>>};
-constexpr VecDotKernel kQ8_0{TensorType::kQ8_0, QuantizeActQ8_0, kDot<Q0Kernel<BlockQ8_0>>};
+// 16 ymm registers: up to 4 weight rows x 2 activation rows per multi-row call.
+template <typename Kernel>
+constexpr auto kDotRows = DotRowsInGroups<Kernel, 2>;
+
+constexpr VecDotKernel kQ4_0{TensorType::kQ8_0, QuantizeActQ8_0, kDot<Q0Kernel<BlockQ4_0>>,
+                             kDotRows<Q0Kernel<BlockQ4_0>>};
+constexpr VecDotKernel kQ8_0{TensorType::kQ8_0, QuantizeActQ8_0, kDot<Q0Kernel<BlockQ8_0>>,
+                             kDotRows<Q0Kernel<BlockQ8_0>>};
 
 }  // namespace
 

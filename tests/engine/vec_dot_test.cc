@@ -150,6 +150,53 @@ TEST_P(VecDotTypes, AllVariantsMatchReference) {
   }
 }
 
+// ---- several weight rows per call ----
+
+// dot_rows on 1..kMaxDotRows weight rows spaced three rows apart (the bytes between must be
+// ignored), every activation-row count, into an output wider than n_rows (the extra columns
+// must stay untouched): each result within 1e-5 of the sum of |products| of the reference.
+TEST_P(VecDotTypes, DotRowsMatchReference) {
+  const TensorType wt = GetParam();
+  uint32_t seed = 100;
+  for (const Variant& v : VariantsFor(wt)) {
+    if (v.kernel->dot_rows == nullptr) continue;
+    for (int64_t n : RowLengths(wt)) {
+      const size_t row_bytes = RowBytes(wt, n);
+      const size_t w_stride = 3 * row_bytes;
+      for (int n_rows = 1; n_rows <= kMaxDotRows; ++n_rows) {
+        for (int n_act : {1, 2, 3, 5, 8, 9}) {
+          Problem p = MakeRandomProblem(*v.kernel, wt, n, n_act, seed++);
+          std::mt19937 rng(seed);
+          std::vector<uint8_t> w(w_stride * n_rows, 0xCD);
+          for (int i = 0; i < n_rows; ++i) {
+            QuantizeRow(wt, RandomFloats(n, rng).data(), w.data() + i * w_stride, n);
+          }
+          const size_t out_stride = static_cast<size_t>(n_rows) + 2;
+          std::vector<float> out(out_stride * n_act, -12345.0f);
+          v.kernel->dot_rows(n, w.data(), w_stride, n_rows, p.act.data(), p.act_stride, n_act,
+                             out.data(), out_stride);
+          for (int i = 0; i < n_rows; ++i) {
+            p.w.assign(w.begin() + i * w_stride, w.begin() + i * w_stride + row_bytes);
+            p.w_offset = 0;
+            std::vector<double> ref, abs_sum;
+            Reference(p, wt, v.kernel->act_type, &ref, &abs_sum);
+            for (int j = 0; j < n_act; ++j) {
+              EXPECT_NEAR(out[j * out_stride + i], ref[j], 1e-5 * abs_sum[j] + 1e-30)
+                  << v.name << " n=" << n << " n_rows=" << n_rows << " n_act=" << n_act << " row "
+                  << i << " act " << j;
+            }
+          }
+          for (int j = 0; j < n_act; ++j) {
+            for (size_t i = n_rows; i < out_stride; ++i) {
+              ASSERT_EQ(out[j * out_stride + i], -12345.0f) << v.name << " wrote past n_rows";
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 // ---- extreme integer ranges ----
 
 // Random raw bytes everywhere but in the scales d / dmin (kept finite): quants of every value,

@@ -35,6 +35,16 @@ inline __m256i DotU8S8(__m256i u, __m256i s) {
 #endif
 }
 
+// acc + sums of 4 adjacent products of unsigned bytes `u` and signed bytes `s`, as 8 int32.
+// REQUIRES (without VNNI): as DotU8S8.
+inline __m256i DotU8S8Acc(__m256i acc, __m256i u, __m256i s) {
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+  return _mm256_dpbusd_epi32(acc, u, s);
+#else
+  return _mm256_add_epi32(acc, DotU8S8(u, s));
+#endif
+}
+
 // acc + sums of 2 adjacent products of int16 `a` and `b`, as 8 int32.
 inline __m256i MaddAcc(__m256i acc, __m256i a, __m256i b) {
 #if defined(__AVX512VNNI__) && defined(__AVX512VL__)

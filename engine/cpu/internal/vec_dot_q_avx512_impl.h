@@ -185,8 +185,14 @@ constexpr int kMaxRows = 4;
 template <typename Kernel>
 constexpr auto kDot = DotInGroups<Kernel, kMaxRows>;
 
-constexpr VecDotKernel kQ4_0{TensorType::kQ8_0, QuantizeActQ8_0, kDot<Q0Kernel<BlockQ4_0>>};
-constexpr VecDotKernel kQ8_0{TensorType::kQ8_0, QuantizeActQ8_0, kDot<Q0Kernel<BlockQ8_0>>};
+// 32 vector registers: up to 4 weight rows x 4 activation rows per multi-row call.
+template <typename Kernel>
+constexpr auto kDotRows = DotRowsInGroups<Kernel, 4>;
+
+constexpr VecDotKernel kQ4_0{TensorType::kQ8_0, QuantizeActQ8_0, kDot<Q0Kernel<BlockQ4_0>>,
+                             kDotRows<Q0Kernel<BlockQ4_0>>};
+constexpr VecDotKernel kQ8_0{TensorType::kQ8_0, QuantizeActQ8_0, kDot<Q0Kernel<BlockQ8_0>>,
+                             kDotRows<Q0Kernel<BlockQ8_0>>};
 constexpr VecDotKernel kQ4_K{TensorType::kQ8_K, QuantizeActQ8_K, kDot<K4Or5Kernel512<BlockQ4_K>>};
 constexpr VecDotKernel kQ5_K{TensorType::kQ8_K, QuantizeActQ8_K, kDot<K4Or5Kernel512<BlockQ5_K>>};
 constexpr VecDotKernel kQ6_K{TensorType::kQ8_K, QuantizeActQ8_K, kDot<Q6KKernel512>};

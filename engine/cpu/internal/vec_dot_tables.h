@@ -64,4 +64,43 @@ void DotInGroups(int64_t n, const void* w_row, const void* act, size_t act_strid
   }
 }
 
+// Runs Kernel::RunRows<W, R>(n, w, w_stride, act_rows, act_stride, out, out_stride) for n_rows
+// weight rows (W = n_rows <= kMaxDotRows) over all n_act activation rows in groups of at most
+// kMaxActRows (the last group smaller): the VecDotKernel::dot_rows entry point.
+template <typename Kernel, int kMaxActRows, int W = kMaxDotRows>
+void DotRowsInGroups(int64_t n, const void* w, size_t w_stride, int n_rows, const void* act,
+                     size_t act_stride, int n_act, float* out, size_t out_stride) {
+  if constexpr (W > 1) {
+    if (n_rows < W) {
+      return DotRowsInGroups<Kernel, kMaxActRows, W - 1>(n, w, w_stride, n_rows, act, act_stride,
+                                                         n_act, out, out_stride);
+    }
+  }
+  const auto* wb = static_cast<const uint8_t*>(w);
+  const auto* a = static_cast<const uint8_t*>(act);
+  int r = 0;
+  for (; r + kMaxActRows <= n_act; r += kMaxActRows) {
+    Kernel::template RunRows<W, kMaxActRows>(n, wb, w_stride, a + r * act_stride, act_stride,
+                                             out + r * out_stride, out_stride);
+  }
+  a += r * act_stride;
+  out += r * out_stride;
+  switch (n_act - r) {
+    case 0:
+      return;
+    case 1:
+      return Kernel::template RunRows<W, 1>(n, wb, w_stride, a, act_stride, out, out_stride);
+    case 2:
+      if constexpr (kMaxActRows > 2) {
+        return Kernel::template RunRows<W, 2>(n, wb, w_stride, a, act_stride, out, out_stride);
+      }
+      break;
+    default:
+      if constexpr (kMaxActRows > 3) {
+        return Kernel::template RunRows<W, 3>(n, wb, w_stride, a, act_stride, out, out_stride);
+      }
+      break;
+  }
+}
+
 }  // namespace parapet::engine::cpu::internal
