@@ -33,7 +33,7 @@ ThreadPool::~ThreadPool() {
 
 bool ThreadPool::DoTasks(int thread) {
   bool ran = false;
-  uint64_t job = job_.load(std::memory_order_acquire);
+  uint64_t job = job_.load(std::memory_order_seq_cst);
   for (;;) {
     const uint64_t index = job & kIndexMask;
     const uint64_t n_tasks = (job >> kIndexBits) & kIndexMask;
@@ -62,8 +62,9 @@ void ThreadPool::WorkerLoop(int thread) {
     // Sleep until the next job. Re-check for work after registering as a sleeper, so a job
     // published in between is not missed.
     const uint32_t seen = wake_.load(std::memory_order_acquire);
+    // seq_cst here and on job_ in Run()/DoTasks(): either Run() sees this sleeper and wakes it,
+    // or the DoTasks() below sees Run()'s job.
     sleepers_.fetch_add(1, std::memory_order_seq_cst);
-    std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with the fence in Run()
     if (!DoTasks(thread) && !stop_.load()) wake_.wait(seen, std::memory_order_acquire);
     sleepers_.fetch_sub(1, std::memory_order_acq_rel);
   }
@@ -80,8 +81,7 @@ void ThreadPool::Run(int64_t n_tasks, const std::function<void(int64_t, int)>& f
   done_.store(0, std::memory_order_relaxed);
   generation_ = (generation_ + 1) & 0xFFFFFF;
   job_.store(generation_ << (2 * kIndexBits) | static_cast<uint64_t>(n_tasks) << kIndexBits,
-             std::memory_order_release);
-  std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with the fence in WorkerLoop()
+             std::memory_order_seq_cst);
   if (sleepers_.load(std::memory_order_seq_cst) > 0) {
     wake_.fetch_add(1, std::memory_order_acq_rel);
     wake_.notify_all();
