@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -429,59 +428,6 @@ TEST(SamplingParams, RejectsOutOfRangeNamingTheField) {
                 p.min_p = 1.0f;
                 p.n_logprobs = 20;
               })).ok());
-}
-
-// ---- timing (run with --gtest_also_run_disabled_tests) ----
-
-// Logits shaped like a language model's: a broad bulk and a few tokens far above it.
-std::vector<float> PeakedLogits(int32_t n, uint32_t seed) {
-  std::vector<float> logits = RandomLogits(n, seed);
-  for (float& v : logits) v *= 0.8f;
-  for (int32_t i = 0; i < 20; ++i) logits[static_cast<size_t>((i * 7919) % n)] += 6.0f + i * 0.5f;
-  return logits;
-}
-
-TEST(Sampler, DISABLED_Timing) {
-  for (int32_t n_vocab : {32000, 128256}) {
-    for (bool peaked : {false, true}) {
-      const std::vector<float> logits =
-          peaked ? PeakedLogits(n_vocab, 8) : RandomLogits(n_vocab, 8);
-      struct Setup {
-        const char* name;
-        SamplingParams params;
-      };
-      std::vector<Setup> setups = {
-          {"greedy", Params(0.0f, 0, 1.0f)},
-          {"T=1", Params(1.0f, 0, 1.0f)},
-          {"T=0.7", Params(0.7f, 0, 1.0f)},
-          {"T=0.7 top_p=0.9", Params(0.7f, 0, 0.9f)},
-          {"T=1.5 top_p=0.95", Params(1.5f, 0, 0.95f)},
-          {"T=0.7 top_k=40 top_p=0.9", Params(0.7f, 40, 0.9f)},
-          {"T=0.7 min_p=0.05", Params(0.7f, 0, 1.0f)},
-      };
-      setups.back().params.min_p = 0.05f;
-      for (int32_t n_logprobs : {0, 5}) {
-        for (Setup& s : setups) {
-          s.params.n_logprobs = n_logprobs;
-          Sampler sampler(s.params, n_vocab);
-          // Best of 5 rounds of 100 steps: the least disturbed by other load on the machine.
-          double us = 1e30;
-          int64_t sink = 0;
-          for (int round = 0; round < 5; ++round) {
-            const auto start = std::chrono::steady_clock::now();
-            for (int i = 0; i < 100; ++i) sink += sampler.Sample(logits).id;
-            us = std::min(us, std::chrono::duration<double, std::micro>(
-                                  std::chrono::steady_clock::now() - start)
-                                      .count() /
-                                  100);
-          }
-          std::printf("n_vocab %6d  %-6s n_logprobs %d  %-26s %7.1f us/step  (%lld)\n", n_vocab,
-                      peaked ? "peaked" : "flat", n_logprobs, s.name, us,
-                      static_cast<long long>(sink % 10));
-        }
-      }
-    }
-  }
 }
 
 }  // namespace
