@@ -89,11 +89,10 @@ inline float ScanMaxImpl(std::span<const float> logits, float* block_max) {
   return max_logit;
 }
 
-// w[i] = exp((Clean(logits[i]) - max_logit) * scale); block_mass[b] = the sum of block b's
-// weights. Returns the total (the block masses summed in order).
-inline double WeighImpl(std::span<const float> logits, float max_logit, float scale, float* w,
-                        double* block_mass) {
-  const size_t n = logits.size();
+// w[i] = value(i) for i < n; block_mass[b] = the sum of block b's weights, accumulated in kLanes
+// partial sums so the loop vectorises. Returns the total (the block masses summed in order).
+template <typename Value>
+inline double FillAndSumBlocks(size_t n, float* w, double* block_mass, Value value) {
   double total = 0.0;
   for (size_t begin = 0, b = 0; begin < n; begin += kBlock, ++b) {
     const size_t end = std::min(begin + kBlock, n);
@@ -101,20 +100,28 @@ inline double WeighImpl(std::span<const float> logits, float max_logit, float sc
     size_t i = begin;
     for (; i + kLanes <= end; i += kLanes) {
       for (size_t j = 0; j < kLanes; ++j) {
-        w[i + j] = ExpNonPositive((Clean(logits[i + j]) - max_logit) * scale);
+        w[i + j] = value(i + j);
         lanes[j] += w[i + j];
       }
     }
     double mass = 0.0;
     for (float v : lanes) mass += v;
     for (; i < end; ++i) {
-      w[i] = ExpNonPositive((Clean(logits[i]) - max_logit) * scale);
+      w[i] = value(i);
       mass += w[i];
     }
     block_mass[b] = mass;
     total += mass;
   }
   return total;
+}
+
+// w[i] = exp((Clean(logits[i]) - max_logit) * scale), with block masses as above.
+inline double WeighImpl(std::span<const float> logits, float max_logit, float scale, float* w,
+                        double* block_mass) {
+  return FillAndSumBlocks(logits.size(), w, block_mass, [&](size_t i) {
+    return ExpNonPositive((Clean(logits[i]) - max_logit) * scale);
+  });
 }
 
 // ---- instruction-set dispatch ----
@@ -162,28 +169,8 @@ double ApplyCut(float cut_weight, uint32_t cut_id, float min_weight, std::span<f
     return Select(((v > cut_weight) | ((v == cut_weight) & (i <= cut_id))) & (v >= min_weight), v,
                   0.0f);
   };
-  const size_t n = w.size();
-  double total = 0.0;
-  for (size_t begin = 0, b = 0; begin < n; begin += kBlock, ++b) {
-    const size_t end = std::min(begin + kBlock, n);
-    float lanes[kLanes] = {};
-    size_t i = begin;
-    for (; i + kLanes <= end; i += kLanes) {
-      for (size_t j = 0; j < kLanes; ++j) {
-        w[i + j] = keep(static_cast<uint32_t>(i + j), w[i + j]);
-        lanes[j] += w[i + j];
-      }
-    }
-    double mass = 0.0;
-    for (float v : lanes) mass += v;
-    for (; i < end; ++i) {
-      w[i] = keep(static_cast<uint32_t>(i), w[i]);
-      mass += w[i];
-    }
-    block_mass[b] = mass;
-    total += mass;
-  }
-  return total;
+  return FillAndSumBlocks(w.size(), w.data(), block_mass,
+                          [&](size_t i) { return keep(static_cast<uint32_t>(i), w[i]); });
 }
 
 // top-p buckets weights in [0, 1] by their bit pattern, which is monotone in the value: bits >> 20

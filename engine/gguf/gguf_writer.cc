@@ -31,26 +31,17 @@ void GgufWriter::AddKv(std::string_view key, ValueType type, std::string encoded
   ++n_kv_;
 }
 
-void GgufWriter::SetU32(std::string_view key, uint32_t v) {
+template <typename T>
+void GgufWriter::AddScalar(std::string_view key, ValueType type, T v) {
   std::string e;
   Put(&e, v);
-  AddKv(key, ValueType::kUint32, e);
+  AddKv(key, type, e);
 }
-void GgufWriter::SetI32(std::string_view key, int32_t v) {
-  std::string e;
-  Put(&e, v);
-  AddKv(key, ValueType::kInt32, e);
-}
-void GgufWriter::SetU64(std::string_view key, uint64_t v) {
-  std::string e;
-  Put(&e, v);
-  AddKv(key, ValueType::kUint64, e);
-}
-void GgufWriter::SetF32(std::string_view key, float v) {
-  std::string e;
-  Put(&e, v);
-  AddKv(key, ValueType::kFloat32, e);
-}
+
+void GgufWriter::SetU32(std::string_view key, uint32_t v) { AddScalar(key, ValueType::kUint32, v); }
+void GgufWriter::SetI32(std::string_view key, int32_t v) { AddScalar(key, ValueType::kInt32, v); }
+void GgufWriter::SetU64(std::string_view key, uint64_t v) { AddScalar(key, ValueType::kUint64, v); }
+void GgufWriter::SetF32(std::string_view key, float v) { AddScalar(key, ValueType::kFloat32, v); }
 void GgufWriter::SetBool(std::string_view key, bool v) {
   AddKv(key, ValueType::kBool, std::string(1, v ? '\1' : '\0'));
 }
@@ -66,19 +57,20 @@ void GgufWriter::SetStringArray(std::string_view key, const std::vector<std::str
   for (const std::string& s : v) PutString(&e, s);
   AddKv(key, ValueType::kArray, e);
 }
-void GgufWriter::SetF32Array(std::string_view key, const std::vector<float>& v) {
+template <typename T>
+void GgufWriter::AddArray(std::string_view key, ValueType elem_type, const std::vector<T>& v) {
   std::string e;
-  Put<uint32_t>(&e, static_cast<uint32_t>(ValueType::kFloat32));
+  Put<uint32_t>(&e, static_cast<uint32_t>(elem_type));
   Put<uint64_t>(&e, v.size());
-  for (float x : v) Put(&e, x);
+  for (const T& x : v) Put(&e, x);
   AddKv(key, ValueType::kArray, e);
 }
+
+void GgufWriter::SetF32Array(std::string_view key, const std::vector<float>& v) {
+  AddArray(key, ValueType::kFloat32, v);
+}
 void GgufWriter::SetI32Array(std::string_view key, const std::vector<int32_t>& v) {
-  std::string e;
-  Put<uint32_t>(&e, static_cast<uint32_t>(ValueType::kInt32));
-  Put<uint64_t>(&e, v.size());
-  for (int32_t x : v) Put(&e, x);
-  AddKv(key, ValueType::kArray, e);
+  AddArray(key, ValueType::kInt32, v);
 }
 
 void GgufWriter::AddTensor(std::string_view name, TensorType type, std::vector<int64_t> ne,

@@ -44,6 +44,10 @@ class GgufWriter {
     std::string data;
   };
   void AddKv(std::string_view key, ValueType type, std::string encoded_value);
+  template <typename T>
+  void AddScalar(std::string_view key, ValueType type, T v);
+  template <typename T>
+  void AddArray(std::string_view key, ValueType elem_type, const std::vector<T>& v);
   std::string Header() const;
 
   uint32_t alignment_ = 32;
