@@ -30,7 +30,13 @@ class Binder {
                                   Traits(t->type).name +
                                   " (supported: F32, F16, BF16, Q4_0, Q8_0, Q4_K, Q5_K, Q6_K)");
     }
-    out->name = t->name.data();
+    // The kernels load F32 rows as floats and read the fp16 fields of F16/BF16/quantised rows
+    // as uint16_t; a hostile general.alignment could place data anywhere.
+    const uintptr_t need = t->type == TensorType::kF32 ? alignof(float) : alignof(uint16_t);
+    if (reinterpret_cast<uintptr_t>(t->data) % need != 0 || RowBytes(t->type, cols) % need != 0) {
+      return InvalidArgumentError("tensor '" + name + "' is misaligned");
+    }
+    out->name = t->name;
     out->type = t->type;
     out->cols = cols;
     out->rows = rows;

@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 #include <vector>
 
 #include "common/status.h"
@@ -24,7 +25,7 @@ class GgufFile;
 // A 2-D weight matrix (or a stack of `n_mats` of them): `rows` outputs x `cols` inputs,
 // row-major, each row `row_bytes` long in `type` encoding.
 struct WeightTensor {
-  const char* name = nullptr;  // points into the file's tensor name (NUL-free view copied here)
+  std::string_view name;  // the tensor name, a view into the mapped file
   TensorType type = TensorType::kF32;
   int64_t cols = 0;    // ne[0]: input features
   int64_t rows = 0;    // ne[1]: output features
