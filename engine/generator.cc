@@ -4,11 +4,20 @@
 #include <algorithm>
 #include <chrono>
 
+#include <unistd.h>
+
 #include "engine/model.h"
 #include "engine/stop_matcher.h"
 
 namespace parapet::engine {
 namespace {
+
+uint64_t PhysicalMemoryBytes() {
+  const long pages = sysconf(_SC_PHYS_PAGES);
+  const long page = sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page)
+                               : uint64_t{1} << 32;
+}
 
 double MsSince(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
@@ -37,6 +46,15 @@ Result<GenerateResult> Generate(Model& model, std::span<const TokenId> prompt,
   if (n_prompt > n_ctx) {
     return InvalidArgumentError("the prompt has " + std::to_string(n_prompt) +
                                 " tokens but the context window holds " + std::to_string(n_ctx));
+  }
+  const uint64_t kv_bytes = KvCache::BytesFor(c.n_layer, c.n_embd_kv(), n_ctx);
+  const uint64_t kv_limit =
+      options.max_kv_bytes > 0 ? options.max_kv_bytes : PhysicalMemoryBytes() / 2;
+  if (kv_bytes > kv_limit) {
+    return ResourceExhaustedError("a context of " + std::to_string(n_ctx) + " tokens needs " +
+                                  std::to_string(kv_bytes >> 20) + " MiB of KV cache, over the " +
+                                  std::to_string(kv_limit >> 20) +
+                                  " MiB budget; use a smaller context or fewer tokens");
   }
   std::unique_ptr<KvCache> kv = model.NewKvCache(static_cast<int32_t>(n_ctx));
   std::vector<float> logits(static_cast<size_t>(c.n_vocab));

@@ -27,6 +27,7 @@ struct GenerateOptions {
   std::vector<std::string> stop;          // stop strings (not included in the output)
   bool stop_at_end_of_generation = true;  // EOS / EOT ends generation (not included)
   int32_t n_ctx = 0;                      // context to allocate; 0 = prompt + max_tokens (capped)
+  uint64_t max_kv_bytes = 0;              // KV cache budget; 0 = half of the physical memory
   int32_t prompt_batch = 256;             // prompt tokens per forward pass
   bool teacher_forcing = false;           // feed `forced_ids` instead of sampled tokens (tests)
   std::vector<TokenId> forced_ids;
@@ -48,7 +49,8 @@ struct GenerateResult {
 using TextCallback = std::function<bool(std::string_view text)>;
 
 // Runs `prompt` (token ids, BOS included if wanted) and generates. Errors: InvalidArgument for
-// bad options (empty prompt, prompt longer than the context, bad sampling parameters).
+// bad options (empty prompt, prompt longer than the context, bad sampling parameters);
+// ResourceExhausted when the context's KV cache would exceed max_kv_bytes.
 Result<GenerateResult> Generate(Model& model, std::span<const TokenId> prompt,
                                 const GenerateOptions& options,
                                 const TextCallback& on_text = nullptr);

@@ -33,6 +33,11 @@ class KvCache {
   const float* v(int32_t layer, int32_t pos) const { return &v_[Index(layer, pos)]; }
 
   size_t bytes() const { return 2 * k_.size() * sizeof(float); }
+  // What a cache of this geometry occupies, computed without allocating it.
+  static uint64_t BytesFor(int32_t n_layer, int32_t n_embd_kv, int64_t n_ctx) {
+    return 2 * sizeof(float) * static_cast<uint64_t>(n_layer) * static_cast<uint64_t>(n_embd_kv) *
+           static_cast<uint64_t>(n_ctx);
+  }
 
  private:
   size_t Index(int32_t layer, int32_t pos) const {
