@@ -6,6 +6,6 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/build.sh
 if [ $# -eq 0 ]; then
-  set -- --prompt "Once upon a time" --max-tokens 200 --temperature 0.8 --seed 42
+  set -- --prompt "Once upon a time" --max-tokens 120 --temperature 0.8 --seed 42
 fi
 exec build/cli/parapet generate --model models/stories260K.gguf "$@"
