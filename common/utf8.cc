@@ -34,6 +34,15 @@ size_t Utf8SequenceLength(std::string_view s) {
   return len;
 }
 
+bool IsValidUtf8(std::string_view s) {
+  while (!s.empty()) {
+    const size_t n = Utf8SequenceLength(s);
+    if (n == 0) return false;
+    s.remove_prefix(n);
+  }
+  return true;
+}
+
 size_t Utf8IncompleteTail(std::string_view s) {
   // Look back at most 3 bytes for a lead byte whose sequence runs past the end.
   size_t n = s.size();

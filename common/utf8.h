@@ -13,6 +13,9 @@ namespace parapet {
 // starts with an invalid or truncated sequence (overlongs and surrogates are invalid).
 size_t Utf8SequenceLength(std::string_view s);
 
+// True when all of `s` is well-formed UTF-8.
+bool IsValidUtf8(std::string_view s);
+
 // Number of bytes at the end of `s` that form an incomplete (but so far valid) UTF-8 sequence,
 // i.e. bytes that must be held back until more input arrives. 0 if `s` ends on a boundary.
 size_t Utf8IncompleteTail(std::string_view s);

@@ -8,18 +8,6 @@
 #include "common/utf8.h"
 
 namespace parapet::engine {
-namespace {
-
-bool IsValidUtf8(std::string_view s) {
-  while (!s.empty()) {
-    const size_t n = Utf8SequenceLength(s);
-    if (n == 0) return false;
-    s.remove_prefix(n);
-  }
-  return true;
-}
-
-}  // namespace
 
 Status ValidateStopStrings(std::span<const std::string> stops) {
   if (stops.size() > kMaxStopStrings) {

@@ -18,6 +18,13 @@ TEST(Utf8, SequenceLengths) {
   EXPECT_EQ(Utf8SequenceLength("\x80"), 0u);
 }
 
+TEST(Utf8, IsValid) {
+  EXPECT_TRUE(IsValidUtf8(""));
+  EXPECT_TRUE(IsValidUtf8("a\xC3\xA9\xE2\x96\x81\xF0\x9F\x98\x80"));
+  EXPECT_FALSE(IsValidUtf8("a\xC3"));
+  EXPECT_FALSE(IsValidUtf8("\xED\xA0\x80"));
+}
+
 TEST(Utf8, IncompleteTail) {
   EXPECT_EQ(Utf8IncompleteTail("abc"), 0u);
   EXPECT_EQ(Utf8IncompleteTail("ab\xE2\x96"), 2u);

@@ -64,15 +64,6 @@ std::vector<VocabCase> ReadVocabCases(const std::string& inp_path, const std::st
   return cases;
 }
 
-bool IsValidUtf8(std::string_view s) {
-  while (!s.empty()) {
-    const size_t n = Utf8SequenceLength(s);
-    if (n == 0) return false;
-    s.remove_prefix(n);
-  }
-  return true;
-}
-
 std::string Join(const std::vector<TokenId>& ids) {
   std::string s;
   for (TokenId id : ids) s += (s.empty() ? "" : " ") + std::to_string(id);
