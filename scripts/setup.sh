@@ -7,7 +7,8 @@ packages=(
   build-essential cmake ninja-build pkg-config git xz-utils
   clang libclang-rt-14-dev clang-format
   libgtest-dev libgmock-dev libbenchmark-dev
-  libcli11-dev libboost-json1.81-dev
+  libcli11-dev libboost1.81-dev libboost-json1.81-dev libssl-dev openssl libyaml-cpp-dev
+  curl nghttp2-client wrk nginx
 )
 
 missing=()
