@@ -50,6 +50,10 @@ struct GenerationRequest {
   // max_kv_bytes and prompt_batch are ignored (the pool and max_batch_tokens govern);
   // teacher_forcing is not supported.
   GenerateOptions options;
+  // >= 0: also score the prompt (the log-probability of every prompt token after the first, with
+  // this many top alternatives, at most kMaxLogprobs), reported in GenerateResult::prompt_steps.
+  // -1: no prompt scores (the prompt's logits are not computed).
+  int32_t prompt_logprobs = -1;
 };
 
 // Receives one request's output. Called on the scheduler thread, never concurrently for one
