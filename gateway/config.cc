@@ -156,13 +156,13 @@ Status ReadEngine(MapReader& r, EngineConfig& e) {
   return Status::Ok();
 }
 
-Status ReadApiKey(MapReader& r, ApiKeyEntry& k) {
+Status ReadApiKey(MapReader& r, ApiKeyConfig& k) {
   PARAPET_RETURN_IF_ERROR(r.Get("id", k.id));
   PARAPET_RETURN_IF_ERROR(r.Get("hash", k.hash));
   PARAPET_RETURN_IF_ERROR(r.Get("tenant", k.tenant));
   PARAPET_RETURN_IF_ERROR(
       r.GetInRange<double>("requests_per_second", k.requests_per_second, 0, 1e6));
-  PARAPET_RETURN_IF_ERROR(r.GetInRange<double>("burst", k.burst, 0, 1e6));
+  PARAPET_RETURN_IF_ERROR(r.GetInRange<int32_t>("burst", k.burst, 0, 1000000));
   PARAPET_RETURN_IF_ERROR(
       r.GetInRange<int64_t>("tokens_per_minute", k.tokens_per_minute, 0, 1LL << 40));
   if (k.hash.empty())
@@ -254,7 +254,7 @@ Status ValidateGatewayConfig(const GatewayConfig& c) {
     return InvalidArgumentError("tls: client_ca needs TLS (insecure_http is set)");
   }
   std::set<std::string> hashes;
-  for (const ApiKeyEntry& k : c.api_keys) {
+  for (const ApiKeyConfig& k : c.api_keys) {
     if (!hashes.insert(k.hash).second) {
       return InvalidArgumentError("api_keys: the hash of key '" + k.id + "' appears twice");
     }

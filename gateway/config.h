@@ -63,7 +63,7 @@ struct EngineConfig {
   int32_t io_threads = 2;            // network threads (TLS, HTTP, JSON)
 };
 
-struct ApiKeyEntry {
+struct ApiKeyConfig {
   std::string id;                  // a label for logs and metrics (never the key itself)
   std::string hash;                // "sha256:<64 hex digits>" of the key (`parapet key new`)
   std::string tenant;              // tenant id the key maps to
@@ -79,7 +79,7 @@ struct GatewayConfig {
   TimeoutsConfig timeouts;
   ModelEntry model;
   EngineConfig engine;
-  std::vector<ApiKeyEntry> api_keys;  // empty: no authentication
+  std::vector<ApiKeyConfig> api_keys;  // empty: no authentication
 };
 
 // Parses YAML text; `name` (the file name) prefixes error messages. Unknown keys, wrong types and
