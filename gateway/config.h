@@ -68,7 +68,7 @@ struct ApiKeyConfig {
   std::string hash;                // "sha256:<64 hex digits>" of the key (`parapet key new`)
   std::string tenant;              // tenant id the key maps to
   double requests_per_second = 0;  // sustained request rate; 0 = unlimited
-  double burst = 0;                // requests allowed at once; 0 = max(1, requests_per_second)
+  int32_t burst = 0;               // requests admitted at once after idling; 0 = max(1, ceil(rps))
   int64_t tokens_per_minute = 0;   // prompt + completion tokens per minute; 0 = unlimited
 };
 
