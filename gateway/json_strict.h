@@ -9,8 +9,8 @@
 // Errors are Status InvalidArgument with a short message that never quotes the input, e.g.
 // "invalid JSON at byte 17: duplicate key", "JSON nesting deeper than 64 at byte 130".
 //
-// Never throws (Boost.JSON's exceptions, e.g. bad_alloc or its size limits, are caught inside).
-// Stateless; thread-safe.
+// Out of memory is ResourceExhausted. Never throws (Boost.JSON's exceptions, e.g. bad_alloc or its
+// size limits, are caught inside). Stateless; thread-safe.
 #pragma once
 
 #include <boost/json/storage_ptr.hpp>
