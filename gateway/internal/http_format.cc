@@ -1,0 +1,87 @@
+// Response formatting helpers (see http_format.h).
+#include "gateway/internal/http_format.h"
+
+#include <openssl/rand.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+
+#include "common/check.h"
+
+namespace parapet::gateway::internal {
+
+std::string NewRequestId() {
+  unsigned char bytes[12];
+  PARAPET_CHECK_MSG(RAND_bytes(bytes, sizeof(bytes)) == 1, "OpenSSL RAND_bytes failed");
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id = "req_";
+  for (unsigned char b : bytes) {
+    id += kHex[b >> 4];
+    id += kHex[b & 15];
+  }
+  return id;
+}
+
+std::string HttpDate() {
+  thread_local std::time_t cached_second = 0;
+  thread_local std::string cached;
+  std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  if (now != cached_second) {
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    char buf[64];
+    size_t n = std::strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    cached.assign(buf, n);
+    cached_second = now;
+  }
+  return cached;
+}
+
+void AddStandardHeaders(ResponseHeader& header, std::string_view request_id, bool tls,
+                        int64_t hsts_max_age_s) {
+  header.set("x-request-id", request_id);
+  header.set(http::field::server, "parapet");
+  header.set(http::field::date, HttpDate());
+  if (tls && hsts_max_age_s > 0) {
+    header.set(http::field::strict_transport_security, "max-age=" + std::to_string(hsts_max_age_s));
+  }
+}
+
+std::string SerializeHead(const ResponseHeader& header) {
+  std::string out = header.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  out += std::to_string(header.result_int());
+  out += ' ';
+  out += header.reason();
+  out += "\r\n";
+  for (const auto& field : header) {
+    out += field.name_string();
+    out += ": ";
+    out += field.value();
+    out += "\r\n";
+  }
+  out += "\r\n";
+  return out;
+}
+
+std::string Chunk(std::string_view data) {
+  char size[24];
+  int n = std::snprintf(size, sizeof(size), "%zx\r\n", data.size());
+  std::string out;
+  out.reserve(static_cast<size_t>(n) + data.size() + 2);
+  out.append(size, static_cast<size_t>(n));
+  out.append(data);
+  out.append("\r\n");
+  return out;
+}
+
+Response ErrorResponse(http::status status, std::string_view type, std::string_view message,
+                       std::string_view code) {
+  Response response(status, 11);
+  response.set(http::field::content_type, "application/json");
+  response.body() = ErrorBody(type, message, {}, code);
+  response.keep_alive(false);
+  return response;
+}
+
+}  // namespace parapet::gateway::internal
