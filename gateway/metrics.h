@@ -118,7 +118,7 @@ class MetricsRegistry {
 
   // A gauge whose value is `fn()` at render time, e.g. the engine's queue depth. Several
   // callbacks may share a name with different label values (same label names). `fn` must be
-  // thread-safe and cheap; a non-finite result is rendered as NaN.
+  // thread-safe and cheap; NaN and infinities are rendered as NaN, +Inf, -Inf.
   void AddCallbackGauge(std::string_view name, std::string_view help, std::function<double()> fn,
                         std::vector<std::pair<std::string, std::string>> labels = {});
 

@@ -11,8 +11,9 @@
 //         strings), stream, stream_options {include_usage} (only with stream), logprobs,
 //         top_logprobs 0..20 (requires logprobs), n (1 only), presence_penalty and
 //         frequency_penalty (0 only), user, response_format ({"type":"text"} only).
-//         Accepted and ignored: parallel_tool_calls, store, metadata, service_tier (sent by
-//         client frameworks; they change nothing here). Rejected naming the param: tools,
+//         Accepted and ignored: parallel_tool_calls, store, metadata, service_tier,
+//         safety_identifier, modalities ["text"] (client frameworks send them; they change
+//         nothing here). Rejected naming the param: tools,
 //         tool_choice, functions, function_call, non-empty logit_bias, and the other known OpenAI
 //         features this server lacks (audio, modalities, prediction, reasoning_effort, ...).
 //   completions: model, prompt (string, array of token ids, or an array of exactly one string),
@@ -103,5 +104,12 @@ ApiResult<ChatCompletionRequest> ParseChatCompletionRequest(std::string_view bod
                                                             const StrictJsonOptions& options = {});
 ApiResult<CompletionRequest> ParseCompletionRequest(std::string_view body,
                                                     const StrictJsonOptions& options = {});
+// (A string literal would otherwise be ambiguous between the two overloads.)
+inline ApiResult<ChatCompletionRequest> ParseChatCompletionRequest(const char* body) {
+  return ParseChatCompletionRequest(std::string_view(body));
+}
+inline ApiResult<CompletionRequest> ParseCompletionRequest(const char* body) {
+  return ParseCompletionRequest(std::string_view(body));
+}
 
 }  // namespace parapet::gateway
