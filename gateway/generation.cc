@@ -265,6 +265,11 @@ std::vector<TokenLogprob> Generation::AllLogprobs(const engine::GenerateResult& 
       } else {
         all.push_back(ToLogprob(summary.prompt_steps[i - 1]));
       }
+      // SentencePiece adds a space before the text; the echoed text does not have it, so the
+      // first piece drops it and text offsets line up with the echoed prompt.
+      if (i == spec_.echo_skip && spec_.echo_strip_space && all.back().token.starts_with(' ')) {
+        all.back().token.erase(0, 1);
+      }
     }
   }
   for (const engine::SampleResult& s : summary.steps) all.push_back(ToLogprob(s));

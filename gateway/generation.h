@@ -50,9 +50,10 @@ struct GenerationSpec {
   std::string echo_text;
   std::vector<engine::TokenId> echo_ids;  // the prompt ids as the client sees them
   size_t echo_skip = 0;                   // leading prompt ids not echoed (an added BOS)
-  SteadyClock::time_point started;        // request arrival
-  SteadyClock::time_point deadline;       // cancel if not finished by then
-  int64_t keepalive_ms = 5000;            // SSE comment after this long without a write
+  bool echo_strip_space = false;     // the first echoed piece carries the tokenizer's added space
+  SteadyClock::time_point started;   // request arrival
+  SteadyClock::time_point deadline;  // cancel if not finished by then
+  int64_t keepalive_ms = 5000;       // SSE comment after this long without a write
 };
 
 // How a generation ended, for metrics and the rate limiter.

@@ -354,6 +354,7 @@ void ApiHandler::HandleCompletion(const std::shared_ptr<Exchange>& ex, const Api
     if (!g.prompt.empty() && tok.add_bos_default() && g.prompt[0] == tok.bos_id()) {
       spec.echo_skip = 1;  // the BOS Parapet added is not part of the client's prompt
     }
+    spec.echo_strip_space = tok.add_space_prefix() && !req.prompt_text.starts_with(' ');
   }
   if (g.prompt.empty()) {
     return ReplyError(ex, kCompletionsRoute, InvalidParam("prompt", "the prompt is empty"));
