@@ -81,7 +81,8 @@ struct Scheduler::Sequence {
   int32_t n_prefilled = 0;   // prompt tokens in the cache
   bool has_pending = false;  // `pending` (the last sampled token) goes into the next batch
   TokenId pending = 0;
-  bool cancelled = false;  // Cancel() seen; ends before its next decode step
+  bool cancelled = false;    // Cancel() seen; ends before its next decode step
+  uint64_t cancel_pass = 0;  // forward_passes_ when Cancel() was called
 
   bool ended = false;  // finished; OnDone follows in Reap()
   Status status;
@@ -156,7 +157,7 @@ void Scheduler::Cancel(uint64_t id) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (id == 0 || id >= next_id_ || stopping_) return;
-    cancel_ids_.insert(id);
+    cancel_ids_.emplace(id, forward_passes_);
   }
   cv_.notify_one();
 }
@@ -170,6 +171,8 @@ Scheduler::Stats Scheduler::stats() const {
   s.kv_pool_tokens = options_.kv_pool_tokens;
   s.forward_passes = forward_passes_;
   s.tokens_generated = tokens_generated_;
+  s.cancelled_running = cancelled_running_;
+  s.cancel_passes_max = cancel_passes_max_;
   return s;
 }
 
@@ -229,7 +232,11 @@ void Scheduler::TakeCancellations(std::vector<SequencePtr>& dropped) {
     }
   }
   for (SequencePtr& s : running_) {
-    if (cancel_ids_.count(s->id) != 0) s->cancelled = true;
+    auto it = cancel_ids_.find(s->id);
+    if (it != cancel_ids_.end() && !s->cancelled) {
+      s->cancelled = true;
+      s->cancel_pass = it->second;
+    }
   }
   cancel_ids_.clear();  // the rest are unknown or finished
 }
@@ -422,6 +429,10 @@ void Scheduler::Reap() {
     for (const SequencePtr& s : done) {
       --n_running_;
       kv_tokens_in_use_ -= s->n_ctx;
+      if (s->cancelled && s->finish_reason == "cancelled") {
+        ++cancelled_running_;
+        cancel_passes_max_ = std::max(cancel_passes_max_, forward_passes_ - s->cancel_pass);
+      }
     }
   }
   const Clock::time_point now = Clock::now();

@@ -137,6 +137,13 @@ ApiHandler::ApiHandler(const engine::Model& model, engine::Scheduler& scheduler,
                            stat(&engine::Scheduler::Stats::forward_passes));
   metrics.AddCallbackGauge("parapet_engine_tokens_generated", "Tokens sampled, all requests.",
                            stat(&engine::Scheduler::Stats::tokens_generated));
+  metrics.AddCallbackGauge("parapet_engine_cancelled_sequences",
+                           "Running sequences stopped by a cancel (client gone, deadline).",
+                           stat(&engine::Scheduler::Stats::cancelled_running));
+  metrics.AddCallbackGauge(
+      "parapet_engine_cancel_passes_max",
+      "Most forward passes that still ran a sequence after its cancel (0 or 1).",
+      stat(&engine::Scheduler::Stats::cancel_passes_max));
 }
 
 ApiHandler::~ApiHandler() = default;

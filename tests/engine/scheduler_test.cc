@@ -390,6 +390,9 @@ TEST_F(SchedulerTest, CancelWhileDecodingStopsBeforeTheNextStep) {
   EXPECT_EQ(a->n_text_after_done(), 0);
   EXPECT_EQ(scheduler.stats().kv_tokens_in_use, 0);
   EXPECT_EQ(a->n_done(), 1);
+  // Cancelled between passes (inside a sink call): no further pass included it.
+  EXPECT_EQ(scheduler.stats().cancelled_running, 1u);
+  EXPECT_EQ(scheduler.stats().cancel_passes_max, 0u);
 }
 
 TEST_F(SchedulerTest, DestructorCancelsWorkInFlight) {
