@@ -256,11 +256,12 @@ void Gateway::Shutdown() {
   impl_->shut_down = true;
   impl_->handler->SetDraining(true);
   impl_->server->Shutdown(static_cast<int>(impl_->config.timeouts.shutdown_grace_ms));
-  // Order matters: no request reaches the handler any more; the handler's tracker thread stops
-  // before the scheduler it calls goes; the scheduler cancels whatever is left.
-  impl_->server.reset();
-  impl_->handler.reset();
+  // Order matters. The server's threads are stopped but its io_context lives on, so the
+  // scheduler can end what is left (OnDone writes into exchanges nobody sends any more); then
+  // no generation is running and the handler's tracker thread may stop; the server goes last.
   impl_->scheduler.reset();
+  impl_->handler.reset();
+  impl_->server.reset();
 }
 
 }  // namespace parapet::gateway
