@@ -47,8 +47,10 @@ ApiError InvalidApiKey() {
 }
 
 ApiError ModelNotFound(std::string_view model) {
+  // The name is the client's own input, cut so an error stays small (the JSON writer repairs a
+  // character cut in half).
   return ApiError{404, "invalid_request_error",
-                  "The model '" + std::string(model) + "' does not exist", "model",
+                  "The model '" + std::string(model.substr(0, 256)) + "' does not exist", "model",
                   "model_not_found"};
 }
 
