@@ -13,9 +13,11 @@
 //         frequency_penalty (0 only), user, response_format ({"type":"text"} only).
 //         Accepted and ignored: parallel_tool_calls, store, metadata, service_tier,
 //         safety_identifier, modalities ["text"] (client frameworks send them; they change
-//         nothing here). Rejected naming the param: tools,
-//         tool_choice, functions, function_call, non-empty logit_bias, and the other known OpenAI
-//         features this server lacks (audio, modalities, prediction, reasoning_effort, ...).
+//         nothing here). Rejected naming the param: tools, tool_choice, functions,
+//         function_call, non-empty logit_bias, other content-part types, tool_calls on a
+//         message, and the other known OpenAI features this server lacks (audio, prediction,
+//         reasoning_effort, ...). Unknown keys inside a message or part are rejected too
+//         ("messages[1].color").
 //   completions: model, prompt (string, array of token ids, or an array of exactly one string),
 //         max_tokens (default 16, >= 0, 0 only with echo), temperature, top_p, top_k, min_p,
 //         seed, stop, stream, stream_options, logprobs (0..5 or null), echo, n / best_of (1 only),
