@@ -66,34 +66,33 @@ struct ChatMessage {
 };
 
 struct ChatCompletionRequest {
-  std::string model;
+  std::string model;                  // as the client named it (existence is the handler's check)
   std::vector<ChatMessage> messages;  // at least one
   std::optional<int32_t> max_tokens;  // max_tokens or max_completion_tokens; none = up to the
                                       // context limit (the handler decides)
-  SamplingRequest sampling;
-  std::vector<std::string> stop;  // 0..4 non-empty strings
-  bool stream = false;
-  bool include_usage = false;  // stream_options.include_usage (only with stream)
-  bool logprobs = false;       // report the chosen tokens' log-probabilities
-  int32_t top_logprobs = 0;    // alternatives per token, 0..20 (only with logprobs)
-  std::string user;            // end-user id for abuse tracking, "" when absent
+  SamplingRequest sampling;           // temperature, top_p, top_k, min_p, seed
+  std::vector<std::string> stop;      // 0..4 non-empty strings
+  bool stream = false;                // answer with SSE chunks
+  bool include_usage = false;         // stream_options.include_usage (only with stream)
+  bool logprobs = false;              // report the chosen tokens' log-probabilities
+  int32_t top_logprobs = 0;           // alternatives per token, 0..20 (only with logprobs)
+  std::string user;                   // end-user id for abuse tracking, "" when absent
 };
 
 struct CompletionRequest {
-  std::string model;
-  // Exactly one of the two prompt forms is used, as `prompt_is_tokens` says.
-  bool prompt_is_tokens = false;
+  std::string model;                   // as the client named it
+  bool prompt_is_tokens = false;       // which of the two prompt forms below is used
   std::string prompt_text;             // prompt given as a string (may be empty)
   std::vector<int32_t> prompt_tokens;  // prompt given as token ids (non-empty, each >= 0;
                                        // the handler checks them against the vocabulary)
   int32_t max_tokens = kDefaultCompletionMaxTokens;  // >= 0; 0 only with echo
-  SamplingRequest sampling;
-  std::vector<std::string> stop;
-  bool stream = false;
-  bool include_usage = false;
+  SamplingRequest sampling;                          // temperature, top_p, top_k, min_p, seed
+  std::vector<std::string> stop;                     // 0..4 non-empty strings
+  bool stream = false;                               // answer with SSE chunks
+  bool include_usage = false;       // stream_options.include_usage (only with stream)
   std::optional<int32_t> logprobs;  // none = no logprobs; else 0..5 alternatives per token
   bool echo = false;                // prepend the prompt (and its logprobs) to the output
-  std::string user;
+  std::string user;                 // end-user id, "" when absent
 };
 
 // Parses a decoded chat request body. On failure: a 400 ApiError whose `param` names the field
