@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "gateway/rate_limiter.h"
+
 namespace parapet::gateway {
 namespace {
 
@@ -38,6 +40,27 @@ TEST(ApiError, Factories) {
   EXPECT_EQ(limited.type, "tokens");
   EXPECT_EQ(limited.code, "rate_limit_exceeded");
   EXPECT_EQ(Overloaded("queue full").http_status, 503);
+}
+
+TEST(ApiError, RateLimitedError) {
+  Admission limited;
+  limited.outcome = Admission::Outcome::kLimited;
+  limited.limited_by = "requests";
+  limited.retry_after_s = 3;
+  ApiError e = RateLimitedError(limited);
+  EXPECT_EQ(e.http_status, 429);
+  EXPECT_EQ(e.type, "requests");
+  EXPECT_EQ(e.message,
+            "Rate limit reached for this key on requests per second. Please try again in 3s.");
+  Admission too_large;
+  too_large.outcome = Admission::Outcome::kTooLarge;
+  too_large.limited_by = "tokens";
+  e = RateLimitedError(too_large);
+  EXPECT_EQ(e.type, "tokens");
+  EXPECT_EQ(e.code, "rate_limit_exceeded");
+  EXPECT_EQ(e.message,
+            "Request too large for this key's limit on tokens per minute: reduce the prompt or "
+            "max_tokens.");
 }
 
 TEST(ApiError, LongModelNameIsCut) {
