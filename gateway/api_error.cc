@@ -2,6 +2,7 @@
 #include "gateway/api_error.h"
 
 #include "gateway/exchange.h"
+#include "gateway/rate_limiter.h"
 
 namespace parapet::gateway {
 
@@ -47,13 +48,27 @@ ApiError InvalidApiKey() {
 }
 
 ApiError ModelNotFound(std::string_view model) {
+  // The name is the client's own input, cut so an error stays small (the JSON writer repairs a
+  // character cut in half).
   return ApiError{404, "invalid_request_error",
-                  "The model '" + std::string(model) + "' does not exist", "model",
+                  "The model '" + std::string(model.substr(0, 256)) + "' does not exist", "model",
                   "model_not_found"};
 }
 
 ApiError RateLimited(std::string_view type, std::string message) {
   return ApiError{429, std::string(type), std::move(message), "", "rate_limit_exceeded"};
+}
+
+ApiError RateLimitedError(const Admission& admission) {
+  PARAPET_CHECK(!admission.admitted());
+  std::string unit = admission.limited_by == "tokens" ? "tokens per minute" : "requests per second";
+  if (admission.outcome == Admission::Outcome::kTooLarge) {
+    return RateLimited(admission.limited_by, "Request too large for this key's limit on " + unit +
+                                                 ": reduce the prompt or max_tokens.");
+  }
+  return RateLimited(admission.limited_by, "Rate limit reached for this key on " + unit +
+                                               ". Please try again in " +
+                                               std::to_string(admission.retry_after_s) + "s.");
 }
 
 ApiError Overloaded(std::string message) {

@@ -15,6 +15,8 @@
 
 namespace parapet::gateway {
 
+struct Admission;  // rate_limiter.h
+
 struct ApiError {
   int http_status = 400;                       // the HTTP status to answer with
   std::string type = "invalid_request_error";  // OpenAI error type
@@ -47,6 +49,10 @@ ApiError InvalidApiKey();
 ApiError ModelNotFound(std::string_view model);
 // 429 rate limit: type "requests" or "tokens", code "rate_limit_exceeded".
 ApiError RateLimited(std::string_view type, std::string message);
+// The 429 for a refused RateLimiter admission (REQUIRES: !admission.admitted()): type
+// "requests" or "tokens" (limited_by), message naming the limit and, for kLimited, the wait
+// ("Please try again in 3s."). The caller adds "Retry-After: <retry_after_s>" when it is > 0.
+ApiError RateLimitedError(const Admission& admission);
 // 503 "server_error"/"overloaded" (queue full); the caller adds Retry-After.
 ApiError Overloaded(std::string message);
 // 500 "server_error" for internal failures; `message` must not carry internal details.

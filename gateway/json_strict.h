@@ -7,7 +7,7 @@
 //   - anything after the value but whitespace, comments, NaN/Infinity literals,
 //   - documents larger than `max_bytes` (checked before parsing).
 // Errors are Status InvalidArgument with a short message that never quotes the input, e.g.
-// "invalid JSON at byte 17: duplicate key", "JSON nesting deeper than 64 at byte 130".
+// "invalid JSON at byte 17: duplicate key", "invalid JSON at byte 64: nesting too deep".
 //
 // Out of memory is ResourceExhausted. Never throws (Boost.JSON's exceptions, e.g. bad_alloc or its
 // size limits, are caught inside). Stateless; thread-safe.

@@ -13,9 +13,11 @@
 //         frequency_penalty (0 only), user, response_format ({"type":"text"} only).
 //         Accepted and ignored: parallel_tool_calls, store, metadata, service_tier,
 //         safety_identifier, modalities ["text"] (client frameworks send them; they change
-//         nothing here). Rejected naming the param: tools,
-//         tool_choice, functions, function_call, non-empty logit_bias, and the other known OpenAI
-//         features this server lacks (audio, modalities, prediction, reasoning_effort, ...).
+//         nothing here). Rejected naming the param: tools, tool_choice, functions,
+//         function_call, non-empty logit_bias, other content-part types, tool_calls on a
+//         message, and the other known OpenAI features this server lacks (audio, prediction,
+//         reasoning_effort, ...). Unknown keys inside a message or part are rejected too
+//         ("messages[1].color").
 //   completions: model, prompt (string, array of token ids, or an array of exactly one string),
 //         max_tokens (default 16, >= 0, 0 only with echo), temperature, top_p, top_k, min_p,
 //         seed, stop, stream, stream_options, logprobs (0..5 or null), echo, n / best_of (1 only),
@@ -64,34 +66,33 @@ struct ChatMessage {
 };
 
 struct ChatCompletionRequest {
-  std::string model;
+  std::string model;                  // as the client named it (existence is the handler's check)
   std::vector<ChatMessage> messages;  // at least one
   std::optional<int32_t> max_tokens;  // max_tokens or max_completion_tokens; none = up to the
                                       // context limit (the handler decides)
-  SamplingRequest sampling;
-  std::vector<std::string> stop;  // 0..4 non-empty strings
-  bool stream = false;
-  bool include_usage = false;  // stream_options.include_usage (only with stream)
-  bool logprobs = false;       // report the chosen tokens' log-probabilities
-  int32_t top_logprobs = 0;    // alternatives per token, 0..20 (only with logprobs)
-  std::string user;            // end-user id for abuse tracking, "" when absent
+  SamplingRequest sampling;           // temperature, top_p, top_k, min_p, seed
+  std::vector<std::string> stop;      // 0..4 non-empty strings
+  bool stream = false;                // answer with SSE chunks
+  bool include_usage = false;         // stream_options.include_usage (only with stream)
+  bool logprobs = false;              // report the chosen tokens' log-probabilities
+  int32_t top_logprobs = 0;           // alternatives per token, 0..20 (only with logprobs)
+  std::string user;                   // end-user id for abuse tracking, "" when absent
 };
 
 struct CompletionRequest {
-  std::string model;
-  // Exactly one of the two prompt forms is used, as `prompt_is_tokens` says.
-  bool prompt_is_tokens = false;
+  std::string model;                   // as the client named it
+  bool prompt_is_tokens = false;       // which of the two prompt forms below is used
   std::string prompt_text;             // prompt given as a string (may be empty)
   std::vector<int32_t> prompt_tokens;  // prompt given as token ids (non-empty, each >= 0;
                                        // the handler checks them against the vocabulary)
   int32_t max_tokens = kDefaultCompletionMaxTokens;  // >= 0; 0 only with echo
-  SamplingRequest sampling;
-  std::vector<std::string> stop;
-  bool stream = false;
-  bool include_usage = false;
+  SamplingRequest sampling;                          // temperature, top_p, top_k, min_p, seed
+  std::vector<std::string> stop;                     // 0..4 non-empty strings
+  bool stream = false;                               // answer with SSE chunks
+  bool include_usage = false;       // stream_options.include_usage (only with stream)
   std::optional<int32_t> logprobs;  // none = no logprobs; else 0..5 alternatives per token
   bool echo = false;                // prepend the prompt (and its logprobs) to the output
-  std::string user;
+  std::string user;                 // end-user id, "" when absent
 };
 
 // Parses a decoded chat request body. On failure: a 400 ApiError whose `param` names the field

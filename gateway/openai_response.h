@@ -78,7 +78,7 @@ std::string NewResponseId(std::string_view prefix);
 // ---- chat completions ----
 
 struct ChatCompletion {
-  ResponseMeta meta;
+  ResponseMeta meta;                                // id, created, model, fingerprint
   std::string content;                              // the assistant's text
   std::string finish_reason;                        // "stop" | "length" | "content_filter"
   std::optional<ContentFilterInfo> content_filter;  // only with finish_reason content_filter
@@ -117,14 +117,14 @@ class ChatChunkEncoder {
 // ---- legacy completions ----
 
 struct CompletionResult {
-  ResponseMeta meta;
-  std::string text;  // echoed prompt (if echo) + generated text
-  std::string finish_reason;
-  std::optional<ContentFilterInfo> content_filter;
-  bool with_logprobs = false;          // "logprobs": null when false
+  ResponseMeta meta;                                // id ("cmpl-…"), created, model, fingerprint
+  std::string text;                                 // echoed prompt (if echo) + generated text
+  std::string finish_reason;                        // "stop" | "length" | "content_filter"
+  std::optional<ContentFilterInfo> content_filter;  // only with finish_reason content_filter
+  bool with_logprobs = false;                       // "logprobs": null when false
   std::vector<TokenLogprob> logprobs;  // echoed prompt tokens first (if echo), then generated;
                                        // the first echoed token's logprob is NaN (-> null)
-  Usage usage;
+  Usage usage;                         // tokens in and out
 };
 
 std::string EncodeCompletion(const CompletionResult& completion);
@@ -153,9 +153,9 @@ class CompletionChunkEncoder {
 // ---- models ----
 
 struct ModelInfo {
-  std::string id;
-  int64_t created = 0;  // Unix seconds
-  std::string owned_by = "parapet";
+  std::string id;                    // the name clients pass as "model"
+  int64_t created = 0;               // Unix seconds
+  std::string owned_by = "parapet";  // organisation shown to clients
 };
 
 std::string EncodeModel(const ModelInfo& model);

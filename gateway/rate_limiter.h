@@ -38,7 +38,7 @@ using MonotonicClock = std::function<std::chrono::steady_clock::time_point()>;
 // What TryAcquire decided.
 struct Admission {
   enum class Outcome { kAdmitted, kLimited, kTooLarge };
-  Outcome outcome = Outcome::kAdmitted;
+  Outcome outcome = Outcome::kAdmitted;  // kTooLarge: limited_by "tokens", no retry_after_s
   bool admitted() const { return outcome == Outcome::kAdmitted; }
   // kLimited: which bucket refused ("requests" or "tokens") and whole seconds until it would
   // admit this request (>= 1), for the Retry-After header.
