@@ -54,6 +54,7 @@ stop_gateway
 mkdir -p "$work/www" "$work/nginx"
 echo '{"object":"text_completion","choices":[{"text":",","index":0,"finish_reason":"length"}]}' \
   >"$work/www/completion.json"
+chmod 755 "$work" "$work/www"; chmod 644 "$work/www/completion.json"
 cat >"$work/nginx.conf" <<NGINX
 worker_processes 1;
 pid $work/nginx.pid;
@@ -68,6 +69,7 @@ http {
     ssl_certificate $work/cert.pem; ssl_certificate_key $work/key.pem;
     ssl_protocols TLSv1.2 TLSv1.3;
     root $work/www;
+    location = /completion.json { default_type application/json; }
   }
 }
 NGINX
@@ -87,7 +89,7 @@ mkdir -p bench-models
   build/bench/parapet_model_bench --encodings Q4_0 --prompt 1 --decode 1 --reps 1 >/dev/null
 start_gateway --model bench-models/mixtral-shaped-Q4_0.gguf --insecure-http --threads 2 \
   --max-seqs 16 --io-threads 1
-body='{"model":"mixtral-shaped-Q4_0","prompt":[1,2,3,4],"max_tokens":64,"temperature":0}'
+body='{"model":"mixtral-shaped-Q4_0","prompt":[1,2,3,4],"max_tokens":64,"temperature":0,"ignore_eos":true}'
 curl -s "$url/v1/completions" -d "$body" >/dev/null  # warm-up
 for n in 1 4 16; do
   start=$(date +%s.%N)

@@ -313,6 +313,7 @@ void ApiHandler::HandleChat(const std::shared_ptr<Exchange>& ex, const ApiKeyEnt
   g.options.sampling = ToSampling(req.sampling, req.logprobs ? req.top_logprobs : 0);
   g.options.max_tokens = max_tokens.value();
   g.options.stop = req.stop;
+  g.options.stop_at_end_of_generation = !req.sampling.ignore_eos;
 
   GenerationSpec spec = BaseSpec(*ex, "chatcmpl-");
   spec.kind = GenerationSpec::Kind::kChat;
@@ -374,6 +375,7 @@ void ApiHandler::HandleCompletion(const std::shared_ptr<Exchange>& ex, const Api
   g.options.sampling = ToSampling(req.sampling, n_logprobs);
   g.options.max_tokens = max_tokens.value();
   g.options.stop = req.stop;
+  g.options.stop_at_end_of_generation = !req.sampling.ignore_eos;
   if (req.echo && req.logprobs) g.prompt_logprobs = n_logprobs;
 
   spec.kind = GenerationSpec::Kind::kCompletion;

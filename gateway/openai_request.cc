@@ -40,6 +40,7 @@ FieldError ReadCommonField(std::string_view key, const json::value& v, SamplingR
     return internal::ReadNumber(v, param, 0, true, 2, &sampling->temperature);
   if (key == "top_p") return internal::ReadNumber(v, param, 0, false, 1, &sampling->top_p);
   if (key == "min_p") return internal::ReadNumber(v, param, 0, true, 1, &sampling->min_p);
+  if (key == "ignore_eos") return internal::ReadBool(v, param, &sampling->ignore_eos);
   if (key == "top_k") {
     int64_t k = 0;
     PARAPET_API_RETURN_IF_ERROR(internal::ReadInt(v, param, 0, kInt32Max, &k));

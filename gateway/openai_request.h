@@ -7,16 +7,16 @@
 //         user | assistant; content a string or an array of {"type":"text","text":...} parts,
 //         concatenated without separator; optional "name"), max_tokens | max_completion_tokens
 //         (>= 1; both given and different -> 400), temperature [0, 2], top_p (0, 1], top_k >= 0
-//         (extension), min_p [0, 1] (extension), seed (integer), stop (string or <= 4 non-empty
-//         strings), stream, stream_options {include_usage} (only with stream), logprobs,
-//         top_logprobs 0..20 (requires logprobs), n (1 only), presence_penalty and
-//         frequency_penalty (0 only), user, response_format ({"type":"text"} only).
-//         Accepted and ignored: parallel_tool_calls, store, metadata, service_tier,
-//         safety_identifier, modalities ["text"] (client frameworks send them; they change
-//         nothing here). Rejected naming the param: tools, tool_choice, functions,
-//         function_call, non-empty logit_bias, other content-part types, tool_calls on a
-//         message, and the other known OpenAI features this server lacks (audio, prediction,
-//         reasoning_effort, ...). Unknown keys inside a message or part are rejected too
+//         (extension), min_p [0, 1] (extension), ignore_eos (extension, bool), seed (integer), stop
+//         (string or <= 4 non-empty strings), stream, stream_options {include_usage} (only with
+//         stream), logprobs, top_logprobs 0..20 (requires logprobs), n (1 only), presence_penalty
+//         and frequency_penalty (0 only), user, response_format ({"type":"text"} only). Accepted
+//         and ignored: parallel_tool_calls, store, metadata, service_tier, safety_identifier,
+//         modalities ["text"] (client frameworks send them; they change nothing here). Rejected
+//         naming the param: tools, tool_choice, functions, function_call, non-empty logit_bias,
+//         other content-part types, tool_calls on a message, and the other known OpenAI features
+//         this server lacks (audio, prediction, reasoning_effort, ...). Unknown keys inside a
+//         message or part are rejected too
 //         ("messages[1].color").
 //   completions: model, prompt (string, array of token ids, or an array of exactly one string),
 //         max_tokens (default 16, >= 0, 0 only with echo), temperature, top_p, top_k, min_p,
@@ -57,6 +57,8 @@ struct SamplingRequest {
   double min_p = 0.0;            // [0, 1]; 0 = off (extension)
   std::optional<uint64_t> seed;  // the client's seed (negative values wrap to uint64); none =
                                  // the handler picks a random one
+  bool ignore_eos = false;       // extension: keep generating past end-of-generation tokens
+                                 // (benchmarks; as llama.cpp's server)
 };
 
 struct ChatMessage {

@@ -45,7 +45,7 @@ TEST(ParseChatCompletionRequest, EveryField) {
       R"({"role":"assistant","content":null,"refusal":null},{"role":"system","content":""}],)"
       R"("max_completion_tokens":20,"max_tokens":20,"temperature":0,"top_p":0.5,"top_k":40,)"
       R"("min_p":0.05,"seed":-1,"stop":["x","y"],"stream":true,"stream_options":{"include_usage":true},)"
-      R"("logprobs":true,"top_logprobs":20,"n":1,"presence_penalty":0,"frequency_penalty":0.0,)"
+      R"("ignore_eos":true,"logprobs":true,"top_logprobs":20,"n":1,"presence_penalty":0,"frequency_penalty":0.0,)"
       R"("user":"abc","response_format":{"type":"text"},"logit_bias":{},"parallel_tool_calls":true,)"
       R"("store":false,"metadata":{"k":"v"},"service_tier":"auto","tools":null,"suffix":null})");
   ASSERT_TRUE(r.ok()) << r.error().param << ": " << r.error().message;
@@ -60,6 +60,7 @@ TEST(ParseChatCompletionRequest, EveryField) {
   EXPECT_EQ(r->sampling.top_p, 0.5);
   EXPECT_EQ(r->sampling.top_k, 40);
   EXPECT_DOUBLE_EQ(r->sampling.min_p, 0.05);
+  EXPECT_TRUE(r->sampling.ignore_eos);
   EXPECT_EQ(r->sampling.seed, UINT64_MAX);
   EXPECT_EQ(r->stop, (std::vector<std::string>{"x", "y"}));
   EXPECT_TRUE(r->stream);
@@ -146,6 +147,7 @@ TEST(ParseChatCompletionRequest, RejectsTable) {
       {Chat(R"("top_k":-1)"), "top_k"},
       {Chat(R"("top_k":1.5)"), "top_k"},
       {Chat(R"("min_p":1.5)"), "min_p"},
+      {Chat(R"("ignore_eos":1)"), "ignore_eos"},
       {Chat(R"("seed":1.5)"), "seed"},
       {Chat(R"("seed":"1")"), "seed"},
       {Chat(R"("stop":5)"), "stop"},
