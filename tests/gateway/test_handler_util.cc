@@ -47,10 +47,6 @@ void TestHandler::Spawn(std::function<void()> fn) {
 }
 
 void TestHandler::Hold(const std::shared_ptr<Exchange>& exchange) {
-  exchange->OnAbort([this] {
-    last_abort_ms_ = NowMs();
-    ++aborts_;
-  });
   std::lock_guard<std::mutex> lock(mu_);
   held_ = exchange;
 }
@@ -69,6 +65,10 @@ bool TestHandler::WaitRequests(int n, int timeout_ms) const {
 
 void TestHandler::Handle(std::shared_ptr<Exchange> ex) {
   ++requests_;
+  ex->OnAbort([this] {
+    last_abort_ms_ = NowMs();
+    ++aborts_;
+  });
   const std::string target(ex->request().target());
   const std::string path = Path(target);
   if (path == "/echo") {

@@ -22,6 +22,7 @@ namespace parapet::gateway::testing {
 //   /hold                  never answers; keeps the exchange (held())
 //   /hold-stream           starts a stream, writes "first", keeps the exchange
 //   /flood?chunk=B         writes B-byte chunks until Write returns false (flood_rejected())
+// Every exchange gets an OnAbort that counts it in aborts().
 class TestHandler : public Handler {
  public:
   ~TestHandler() override;

@@ -237,6 +237,26 @@ TEST_F(TlsTest, MutualTlsRequiresAClientCertificateAndReportsItsSubject) {
   EXPECT_EQ(r->body.substr(r->body.find('|')), "|tls|CN=client-1");
 }
 
+TEST_F(TlsTest, StreamingAndDisconnectDetectionWorkOverTls) {
+  StartServer();
+  std::string error;
+  auto client = TestClient::ConnectTls(server_->port(), Verifying(), &error);
+  ASSERT_NE(client, nullptr) << error;
+  ASSERT_TRUE(client->Send("GET /stream?n=20&delay_ms=1 HTTP/1.1\r\nHost: localhost\r\n\r\n"));
+  std::optional<TestResponse> r = client->ReadResponse();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->chunks.size(), 20u);
+  EXPECT_EQ(r->chunks.back(), "chunk-19\n");
+
+  ASSERT_TRUE(client->Send("GET /hold-stream HTTP/1.1\r\nHost: localhost\r\n\r\n"));
+  ASSERT_TRUE(client->ReadHead().has_value());
+  EXPECT_EQ(client->ReadChunk().value_or("?"), "first");
+  int64_t start = testing::NowMs();
+  client->Close();
+  ASSERT_TRUE(handler_->WaitAborts(1, 2000));
+  EXPECT_LE(handler_->last_abort_ms() - start, 100);
+}
+
 TEST_F(TlsTest, PlainHttpOnTheTlsPortIsAHandshakeFailure) {
   StartServer();
   auto client = TestClient::Connect(server_->port());
