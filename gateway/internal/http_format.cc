@@ -30,9 +30,15 @@ std::string HttpDate() {
   if (now != cached_second) {
     std::tm tm{};
     gmtime_r(&now, &tm);
+    // Fixed English names: strftime's %a/%b would follow the process locale.
+    static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                              "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
     char buf[64];
-    size_t n = std::strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-    cached.assign(buf, n);
+    int n = std::snprintf(buf, sizeof(buf), "%s, %02d %s %04d %02d:%02d:%02d GMT",
+                          kDays[tm.tm_wday], tm.tm_mday, kMonths[tm.tm_mon], tm.tm_year + 1900,
+                          tm.tm_hour, tm.tm_min, tm.tm_sec);
+    cached.assign(buf, static_cast<size_t>(n));
     cached_second = now;
   }
   return cached;
