@@ -14,6 +14,7 @@ class SignalWatcher {
  public:
   // Starts catching SIGHUP, SIGTERM and SIGINT (signals that arrive before Run() are queued).
   SignalWatcher();
+  // REQUIRES: Run() is not running (Stop() it first).
   ~SignalWatcher();
   SignalWatcher(const SignalWatcher&) = delete;
   SignalWatcher& operator=(const SignalWatcher&) = delete;

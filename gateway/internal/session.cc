@@ -3,24 +3,23 @@
 // Phases: kHandshake → kHeader (first request) → kBody? → kExchange → (keep-alive) kIdle →
 // kHeader → ...; an error reply or a last response moves to kFinalReply, then kClosing (drain,
 // bounded by close_linger_ms) and kClosed. One read and one write may be outstanding at a time;
-// reads land in read_chunk_ and are appended to buffer_ on completion, so buffer_ is only ever
-// touched synchronously on the strand.
+// reads land in read_chunk_ and are appended to the RequestReader on completion, so its buffer
+// is only ever touched synchronously on the strand.
 #include "gateway/internal/session.h"
 
 #include <array>
 #include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/http/parser.hpp>
 #include <chrono>
 #include <deque>
 #include <optional>
 
 #include "common/logging.h"
+#include "gateway/internal/deadline.h"
 #include "gateway/internal/exchange_impl.h"
 #include "gateway/internal/http_format.h"
+#include "gateway/internal/request_reader.h"
 #include "gateway/internal/stream.h"
 
 namespace parapet::gateway::internal {
@@ -41,26 +40,6 @@ struct Outgoing {
   bool last = false;
 };
 
-std::string FormatEndpoint(Tcp::socket& socket) {
-  ErrorCode ec;
-  Tcp::endpoint ep = socket.remote_endpoint(ec);
-  if (ec) return "";
-  std::string address = ep.address().to_string();
-  if (ep.address().is_v6()) address = "[" + address + "]";
-  return address + ":" + std::to_string(ep.port());
-}
-
-// Connection header for a streamed response head (Beast's keep_alive() lives on message only).
-void SetConnection(ResponseHeader& header, bool keep_alive) {
-  if (!keep_alive) {
-    header.set(http::field::connection, "close");
-  } else if (header.version() == 10) {
-    header.set(http::field::connection, "keep-alive");
-  } else {
-    header.erase(http::field::connection);
-  }
-}
-
 class SessionImpl final : public Session, public std::enable_shared_from_this<SessionImpl> {
  public:
   SessionImpl(std::unique_ptr<Stream> stream, std::shared_ptr<const SessionShared> shared,
@@ -70,12 +49,13 @@ class SessionImpl final : public Session, public std::enable_shared_from_this<Se
         opt_(shared_->options),
         stats_(*shared_->stats),
         executor_(stream_->socket().get_executor()),
-        read_timer_(executor_),
-        write_timer_(executor_),
-        reject_(reject) {
+        read_deadline_(executor_),
+        write_deadline_(executor_),
+        reject_(reject),
+        reader_(opt_.max_header_bytes, opt_.max_body_bytes) {
     stats_.connections_active.fetch_add(1, std::memory_order_relaxed);
     peer_.tls = stream_->tls();
-    peer_.remote_address = FormatEndpoint(stream_->socket());
+    peer_.remote_address = RemoteAddress(stream_->socket());
   }
 
   ~SessionImpl() override {
@@ -142,10 +122,9 @@ class SessionImpl final : public Session, public std::enable_shared_from_this<Se
   }
 
   void StartRequest() {
-    parser_.reset();
     if (first_request_) {
       phase_ = Phase::kHeader;
-    } else if (buffer_.size() > 0) {
+    } else if (!reader_.idle()) {
       phase_ = Phase::kHeader;
       ArmReadTimer(opt_.header_timeout_ms);
     } else {
@@ -155,30 +134,21 @@ class SessionImpl final : public Session, public std::enable_shared_from_this<Se
     ProcessInput();
   }
 
-  void NewParser() {
-    parser_.emplace();
-    parser_->header_limit(static_cast<std::uint32_t>(opt_.max_header_bytes));
-    parser_->body_limit(opt_.max_body_bytes);
-    header_checked_ = false;
-  }
-
-  // Feeds buffered bytes to the parser until the request is complete, more bytes are needed,
-  // or the request is refused.
+  // Parses what has arrived until the request is complete, more bytes are needed, or the
+  // request is refused.
   void ProcessInput() {
     for (;;) {
-      if (!parser_) NewParser();
-      if (parser_->is_done()) return OnRequest();
-      if (buffer_.size() == 0) return DoRead();
       ErrorCode ec;
-      size_t n = parser_->put(buffer_.data(), ec);
-      buffer_.consume(n);
-      if (ec == http::error::need_more) return DoRead();
-      if (ec) return OnParseError(ec);
-      if (parser_->is_header_done() && !header_checked_) {
-        header_checked_ = true;
-        if (!OnHeader()) return;
-      } else if (n == 0) {
-        return DoRead();
+      switch (reader_.Parse(&ec)) {
+        case RequestReader::Event::kNeedMore:
+          return DoRead();
+        case RequestReader::Event::kError:
+          return OnParseError(ec);
+        case RequestReader::Event::kRequest:
+          return OnRequest();
+        case RequestReader::Event::kHeader:
+          if (!OnHeader()) return;
+          break;
       }
     }
   }
@@ -187,20 +157,19 @@ class SessionImpl final : public Session, public std::enable_shared_from_this<Se
   bool OnHeader() {
     if (reject_) {
       ServerStats::Add(stats_.responses_503_overloaded);
-      SendError(http::status::service_unavailable, "server_error",
-                "the server is at its connection limit; retry later", "server_overloaded");
+      SendError(TransportError::kOverloaded);
       return false;
     }
-    auto length = parser_->content_length();
+    std::optional<uint64_t> length = reader_.content_length();
     if (length && *length > opt_.max_body_bytes) {
       ServerStats::Add(stats_.responses_413_body_too_large);
-      SendBodyTooLarge();
+      SendError(TransportError::kBodyTooLarge);
       return false;
     }
-    if (parser_->is_done()) return true;
+    if (reader_.complete()) return true;
     phase_ = Phase::kBody;
     ArmReadTimer(opt_.body_timeout_ms);
-    if (beast::iequals(parser_->get()[http::field::expect], "100-continue")) {
+    if (reader_.expects_continue()) {
       Queue({std::string(kContinue), 0, false});
     }
     return true;
@@ -209,16 +178,13 @@ class SessionImpl final : public Session, public std::enable_shared_from_this<Se
   void OnParseError(const ErrorCode& ec) {
     if (ec == http::error::header_limit) {
       ServerStats::Add(stats_.responses_431_header_too_large);
-      SendError(http::status::request_header_fields_too_large, "invalid_request_error",
-                "request header exceeds " + std::to_string(opt_.max_header_bytes) + " bytes",
-                "request_header_too_large");
+      SendError(TransportError::kHeaderTooLarge);
     } else if (ec == http::error::body_limit) {
       ServerStats::Add(stats_.responses_413_body_too_large);
-      SendBodyTooLarge();
+      SendError(TransportError::kBodyTooLarge);
     } else {
       ServerStats::Add(stats_.responses_400_malformed);
-      SendError(http::status::bad_request, "invalid_request_error",
-                "malformed HTTP request: " + ec.message(), "malformed_request");
+      SendError(TransportError::kMalformed, ec.message());
     }
   }
 
@@ -226,8 +192,7 @@ class SessionImpl final : public Session, public std::enable_shared_from_this<Se
     CancelReadTimer();
     phase_ = Phase::kExchange;
     ServerStats::Add(stats_.requests);
-    Request request = parser_->release();
-    parser_.reset();
+    Request request = reader_.Release();
     request_version_ = request.version() == 10 ? 10 : 11;
     keep_alive_ = request.keep_alive();
     head_request_ = request.method() == http::verb::head;
@@ -239,9 +204,9 @@ class SessionImpl final : public Session, public std::enable_shared_from_this<Se
   }
 
   // While the handler works, a pending read notices a client that goes away. Pipelined bytes
-  // collect in buffer_, up to about one header's worth; past that, reading pauses.
+  // collect in the reader, up to about one header's worth; past that, reading pauses.
   void WatchForDisconnect() {
-    if (buffer_.size() < opt_.max_header_bytes + kReadChunkBytes) DoRead();
+    if (reader_.buffered() < opt_.max_header_bytes + kReadChunkBytes) DoRead();
   }
 
   void DoRead() {
@@ -278,9 +243,7 @@ class SessionImpl final : public Session, public std::enable_shared_from_this<Se
     }
   }
 
-  void Append(size_t n) {
-    buffer_.commit(asio::buffer_copy(buffer_.prepare(n), asio::buffer(read_chunk_.data(), n)));
-  }
+  void Append(size_t n) { reader_.Append(read_chunk_.data(), n); }
 
   void OnClientGone(const ErrorCode& ec) {
     PARAPET_LOG(kDebug) << "client " << peer_.remote_address << " went away during "
@@ -290,17 +253,15 @@ class SessionImpl final : public Session, public std::enable_shared_from_this<Se
 
   // ---- responses ----
 
+  HeadContext Head(std::string_view request_id) const {
+    return {request_id, request_version_, keep_alive_, peer_.tls, opt_.hsts_max_age_s};
+  }
+
   void DoRespond(const std::shared_ptr<ExchangeImpl>& ex, Response& response) {
     if (ex != exchange_ || response_started_) return;
     response_started_ = true;
     keep_alive_ = keep_alive_ && !shutting_down_ && response.keep_alive();
-    response.version(request_version_);
-    response.keep_alive(keep_alive_);
-    AddStandardHeaders(response, ex->request_id(), peer_.tls, opt_.hsts_max_age_s);
-    response.prepare_payload();
-    std::string bytes = SerializeHead(response);
-    if (!head_request_) bytes += response.body();
-    Queue({std::move(bytes), 0, true});
+    Queue({FormatResponse(response, Head(ex->request_id()), !head_request_), 0, true});
   }
 
   void DoStartStream(const std::shared_ptr<ExchangeImpl>& ex, ResponseHeader& header) {
@@ -310,12 +271,7 @@ class SessionImpl final : public Session, public std::enable_shared_from_this<Se
     chunked_ = request_version_ == 11;
     keep_alive_ = keep_alive_ && chunked_ && !shutting_down_ &&
                   !beast::iequals(header[http::field::connection], "close");
-    header.version(request_version_);
-    SetConnection(header, keep_alive_);
-    header.erase(http::field::content_length);
-    if (chunked_) header.set(http::field::transfer_encoding, "chunked");
-    AddStandardHeaders(header, ex->request_id(), peer_.tls, opt_.hsts_max_age_s);
-    Queue({SerializeHead(header), 0, false});
+    Queue({FormatStreamHead(header, Head(ex->request_id())), 0, false});
   }
 
   void DoStreamWrite(const std::shared_ptr<ExchangeImpl>& ex, std::string& data) {
@@ -342,27 +298,17 @@ class SessionImpl final : public Session, public std::enable_shared_from_this<Se
     Close();
   }
 
-  void SendBodyTooLarge() {
-    SendError(http::status::payload_too_large, "invalid_request_error",
-              "request body exceeds " + std::to_string(opt_.max_body_bytes) + " bytes",
-              "request_too_large");
-  }
-
-  // An error the transport answers itself; the connection closes after it (at once when
-  // `close_hard`, else after draining what the client still sends).
-  void SendError(http::status status, std::string_view type, const std::string& message,
-                 std::string_view code, bool close_hard = false) {
+  // An error the transport answers itself; the connection closes after it (at once after a
+  // timeout, else after draining what the client still sends).
+  void SendError(TransportError error, std::string_view detail = {}) {
     CancelReadTimer();
     phase_ = Phase::kFinalReply;
     close_after_write_ = true;
-    close_hard_ = close_hard;
-    Response response = ErrorResponse(status, type, message, code);
-    if (status == http::status::service_unavailable) {
-      response.set(http::field::retry_after, std::to_string(opt_.overload_retry_after_s));
-    }
-    AddStandardHeaders(response, NewRequestId(), peer_.tls, opt_.hsts_max_age_s);
-    response.prepare_payload();
-    Queue({SerializeHead(response) + response.body(), 0, false});
+    close_hard_ = error == TransportError::kTimeout;
+    Response response = TransportErrorResponse(error, opt_, detail);
+    std::string id = NewRequestId();
+    HeadContext head{id, 11, /*keep_alive=*/false, peer_.tls, opt_.hsts_max_age_s};
+    Queue({FormatResponse(response, head, /*with_body=*/true), 0, false});
   }
 
   // ---- writing ----
@@ -441,8 +387,8 @@ class SessionImpl final : public Session, public std::enable_shared_from_this<Se
   void OnServerShutdown() {
     shutting_down_ = true;
     bool between_requests =
-        phase_ == Phase::kHandshake || phase_ == Phase::kIdle ||
-        (phase_ == Phase::kHeader && first_request_ && buffer_.size() == 0 && !parser_);
+        phase_ == Phase::kHandshake ||
+        ((phase_ == Phase::kIdle || phase_ == Phase::kHeader) && reader_.idle());
     if (between_requests) Close();
   }
 
@@ -467,29 +413,19 @@ class SessionImpl final : public Session, public std::enable_shared_from_this<Se
   // ---- deadlines ----
 
   void ArmReadTimer(int timeout_ms) {
-    uint64_t gen = ++read_timer_gen_;
-    read_timer_.expires_after(std::chrono::milliseconds(timeout_ms));
-    read_timer_.async_wait([self = shared_from_this(), gen](const ErrorCode&) {
-      if (gen == self->read_timer_gen_ && self->phase_ != Phase::kClosed) self->OnReadTimeout();
+    read_deadline_.Arm(timeout_ms, [self = shared_from_this()] {
+      if (self->phase_ != Phase::kClosed) self->OnReadTimeout();
     });
   }
-  void CancelReadTimer() {
-    ++read_timer_gen_;
-    read_timer_.cancel();
-  }
+  void CancelReadTimer() { read_deadline_.Cancel(); }
   void ArmWriteTimer() {
-    uint64_t gen = ++write_timer_gen_;
-    write_timer_.expires_after(std::chrono::milliseconds(opt_.write_timeout_ms));
-    write_timer_.async_wait([self = shared_from_this(), gen](const ErrorCode&) {
-      if (gen != self->write_timer_gen_ || self->phase_ == Phase::kClosed) return;
+    write_deadline_.Arm(opt_.write_timeout_ms, [self = shared_from_this()] {
+      if (self->phase_ == Phase::kClosed) return;
       ServerStats::Add(self->stats_.timeouts_write);
       self->Close();
     });
   }
-  void CancelWriteTimer() {
-    ++write_timer_gen_;
-    write_timer_.cancel();
-  }
+  void CancelWriteTimer() { write_deadline_.Cancel(); }
 
   void OnReadTimeout() {
     switch (phase_) {
@@ -503,8 +439,7 @@ class SessionImpl final : public Session, public std::enable_shared_from_this<Se
       case Phase::kBody:
         ServerStats::Add(phase_ == Phase::kHeader ? stats_.timeouts_header : stats_.timeouts_body);
         ServerStats::Add(stats_.responses_408_timeout);
-        return SendError(http::status::request_timeout, "invalid_request_error",
-                         "request not received in time", "request_timeout", /*close_hard=*/true);
+        return SendError(TransportError::kTimeout);
       case Phase::kClosing:
         return Close();
       default:
@@ -517,10 +452,8 @@ class SessionImpl final : public Session, public std::enable_shared_from_this<Se
   const ServerOptions& opt_;
   ServerStats& stats_;
   const asio::any_io_executor executor_;  // the strand
-  asio::steady_timer read_timer_;
-  asio::steady_timer write_timer_;
-  uint64_t read_timer_gen_ = 0;
-  uint64_t write_timer_gen_ = 0;
+  Deadline read_deadline_;                // handshake, header, body, idle, closing drain
+  Deadline write_deadline_;
   uint64_t registry_id_ = 0;
   const bool reject_;
   PeerInfo peer_;
@@ -530,9 +463,7 @@ class SessionImpl final : public Session, public std::enable_shared_from_this<Se
   bool shutting_down_ = false;
   bool reading_ = false;
   std::array<char, kReadChunkBytes> read_chunk_;
-  beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
-  bool header_checked_ = false;
+  RequestReader reader_;
 
   // The exchange in flight and its response state.
   std::shared_ptr<ExchangeImpl> exchange_;
@@ -559,40 +490,6 @@ std::shared_ptr<Session> Session::Create(std::unique_ptr<Stream> stream,
   auto session = std::make_shared<SessionImpl>(std::move(stream), std::move(shared), reject);
   session->set_registry_id(registry->Add(session));
   return session;
-}
-
-// ---- SessionRegistry ----
-
-uint64_t SessionRegistry::Add(std::weak_ptr<Session> session) {
-  std::lock_guard<std::mutex> lock(mu_);
-  uint64_t id = next_id_++;
-  live_.emplace(id, std::move(session));
-  return id;
-}
-
-void SessionRegistry::Remove(uint64_t id) {
-  std::lock_guard<std::mutex> lock(mu_);
-  live_.erase(id);
-  if (live_.empty()) cv_.notify_all();
-}
-
-size_t SessionRegistry::size() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return live_.size();
-}
-
-std::vector<std::shared_ptr<Session>> SessionRegistry::Snapshot() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  std::vector<std::shared_ptr<Session>> out;
-  for (const auto& [id, weak] : live_) {
-    if (auto s = weak.lock()) out.push_back(std::move(s));
-  }
-  return out;
-}
-
-bool SessionRegistry::WaitEmpty(int64_t timeout_ms) const {
-  std::unique_lock<std::mutex> lock(mu_);
-  return cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return live_.empty(); });
 }
 
 }  // namespace parapet::gateway::internal

@@ -10,15 +10,12 @@
 // (they post to the strand); everything else runs on the strand.
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <unordered_map>
-#include <vector>
 
 #include "gateway/exchange.h"
+#include "gateway/internal/session_registry.h"
 #include "gateway/server_options.h"
 #include "gateway/server_stats.h"
 
@@ -27,23 +24,6 @@ namespace parapet::gateway::internal {
 class Session;
 class Stream;
 class ExchangeImpl;
-
-// Live sessions, for the connection cap and for Shutdown. Thread-safe.
-class SessionRegistry {
- public:
-  uint64_t Add(std::weak_ptr<Session> session);
-  void Remove(uint64_t id);
-  size_t size() const;
-  std::vector<std::shared_ptr<Session>> Snapshot() const;
-  // Waits until no session is left or `timeout_ms` passes; true if none is left.
-  bool WaitEmpty(int64_t timeout_ms) const;
-
- private:
-  mutable std::mutex mu_;
-  mutable std::condition_variable cv_;
-  uint64_t next_id_ = 1;                                       // GUARDED_BY(mu_)
-  std::unordered_map<uint64_t, std::weak_ptr<Session>> live_;  // GUARDED_BY(mu_)
-};
 
 // What every session of one server shares. Immutable after the server starts.
 struct SessionShared {

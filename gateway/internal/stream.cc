@@ -88,6 +88,15 @@ class TlsStream final : public Stream {
 
 }  // namespace
 
+std::string RemoteAddress(Tcp::socket& socket) {
+  ErrorCode ec;
+  Tcp::endpoint ep = socket.remote_endpoint(ec);
+  if (ec) return "";
+  std::string address = ep.address().to_string();
+  if (ep.address().is_v6()) address = "[" + address + "]";
+  return address + ":" + std::to_string(ep.port());
+}
+
 std::unique_ptr<Stream> MakePlainStream(Tcp::socket socket) {
   return std::make_unique<PlainStream>(std::move(socket));
 }

@@ -48,6 +48,9 @@ class Stream {
   virtual Tcp::socket& socket() = 0;
 };
 
+// "127.0.0.1:53412" or "[::1]:53412"; "" when the socket is not connected.
+std::string RemoteAddress(Tcp::socket& socket);
+
 std::unique_ptr<Stream> MakePlainStream(Tcp::socket socket);
 std::unique_ptr<Stream> MakeTlsStream(Tcp::socket socket,
                                       std::shared_ptr<boost::asio::ssl::context> context);
