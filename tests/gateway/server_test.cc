@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <regex>
 #include <set>
 #include <thread>
@@ -300,6 +301,40 @@ TEST_F(ServerTest, ShutdownAbortsWhatOutlivesTheGracePeriod) {
   EXPECT_GE(elapsed, 150);
   EXPECT_LT(elapsed, 1500);
   EXPECT_TRUE(client->WaitClosed(1000));
+}
+
+TEST_F(ServerTest, HandlerThreadsMayOutliveTheServer) {
+  StartServer(TestOptions());
+  auto client = Connect();
+  ASSERT_TRUE(client->Send(Get("/hold-stream")));
+  ASSERT_TRUE(client->ReadHead().has_value());
+  std::shared_ptr<Exchange> held = handler_->held();
+  ASSERT_NE(held, nullptr);
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    while (!stop.load()) held->Write("x");  // races with the shutdown below
+  });
+  server_.reset();  // Shutdown(0): aborts the exchange, stops the io threads
+  EXPECT_TRUE(held->aborted());
+  EXPECT_FALSE(held->Write("after"));
+  stop = true;
+  writer.join();
+}
+
+TEST_F(ServerTest, RequestIsAnsweredWhilePipelinedBytesFillTheReadBuffer) {
+  ServerOptions o = TestOptions();
+  o.max_header_bytes = 1024;
+  StartServer(o);
+  auto client = Connect();
+  // Far more pipelined bytes than the session buffers while the handler works: reading pauses,
+  // and the session must still be there to send the answer.
+  ASSERT_TRUE(client->Send(Get("/slow?ms=200") + std::string(64 * 1024, 'z')));
+  std::optional<TestResponse> r = client->ReadResponse();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->body, "slow");
+  r = client->ReadResponse();  // the bytes after it: a "request line" past the header limit
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 431);
 }
 
 TEST_F(ServerTest, StartReportsBadHostAndBusyPort) {
