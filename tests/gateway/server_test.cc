@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <regex>
 #include <set>
 #include <thread>
 
@@ -67,7 +66,7 @@ TEST_F(ServerTest, KeepAliveServesSeveralRequestsWithStandardHeaders) {
     EXPECT_EQ(r->status, 200);
     EXPECT_EQ(r->body, body);
     EXPECT_EQ(r->header("x-echo-method"), "POST");
-    EXPECT_TRUE(std::regex_match(r->header("x-request-id"), std::regex("req_[0-9a-f]{24}")));
+    EXPECT_TRUE(testing::MatchesShape(r->header("x-request-id"), "req_" + std::string(24, 'x')));
     ids.insert(r->header("x-request-id"));
     EXPECT_EQ(r->header("server"), "parapet");
     EXPECT_FALSE(r->header("date").empty());

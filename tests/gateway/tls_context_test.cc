@@ -257,6 +257,19 @@ TEST_F(TlsTest, StreamingAndDisconnectDetectionWorkOverTls) {
   EXPECT_LE(handler_->last_abort_ms() - start, 100);
 }
 
+TEST_F(TlsTest, TransportErrorsOverTlsArriveBeforeTheClose) {
+  StartServer();
+  std::string error;
+  auto client = TestClient::ConnectTls(server_->port(), Verifying(), &error);
+  ASSERT_NE(client, nullptr) << error;
+  ASSERT_TRUE(client->Send("BROKEN\r\n\r\n"));
+  std::optional<TestResponse> r = client->ReadResponse();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 400);
+  EXPECT_EQ(r->header("strict-transport-security"), "max-age=31536000");
+  EXPECT_TRUE(client->WaitClosed(2000));
+}
+
 TEST_F(TlsTest, PlainHttpOnTheTlsPortIsAHandshakeFailure) {
   StartServer();
   auto client = TestClient::Connect(server_->port());
