@@ -266,6 +266,40 @@ TEST_F(ServerTest, ClientThatDoesNotReadIsDisconnectedAtTheStreamBufferLimit) {
   EXPECT_EQ(server_->stats().stream_buffer_overflows, 1u);
 }
 
+TEST_F(ServerTest, ClientThatStopsReadingHitsTheWriteDeadline) {
+  ServerOptions o = TestOptions();
+  o.write_timeout_ms = 300;
+  o.stream_buffer_limit_bytes = 256 * 1024 * 1024;  // the deadline, not the buffer, must end it
+  StartServer(o);
+  auto client = Connect();
+  ASSERT_TRUE(client->Send(Get("/flood?chunk=65536&delay_ms=1")));  // and never read
+  ASSERT_TRUE(handler_->WaitAborts(1, 10000));
+  EXPECT_EQ(server_->stats().timeouts_write, 1u);
+  EXPECT_EQ(server_->stats().stream_buffer_overflows, 0u);
+}
+
+TEST_F(ServerTest, HeadAndHttp10) {
+  StartServer(TestOptions());
+  auto client = Connect();
+  ASSERT_TRUE(client->Send("HEAD /echo HTTP/1.1\r\nHost: a\r\n\r\n" + Post("/echo", "next")));
+  std::optional<TestResponse> head = client->ReadHead();  // no body follows a HEAD answer
+  ASSERT_TRUE(head.has_value());
+  EXPECT_EQ(head->status, 200);
+  EXPECT_EQ(client->ReadResponse()->body, "next");
+
+  auto old = Connect();  // HTTP/1.0 keep-alive, then a stream that ends with the connection
+  ASSERT_TRUE(old->Send("GET /echo HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
+  std::optional<TestResponse> r = old->ReadResponse();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->header("connection"), "keep-alive");
+  ASSERT_TRUE(old->Send("GET /stream?n=3 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
+  r = old->ReadResponse();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_FALSE(r->chunked);
+  EXPECT_EQ(r->header("connection"), "close");
+  EXPECT_EQ(r->body, "chunk-0\nchunk-1\nchunk-2\n");
+}
+
 TEST_F(ServerTest, ShutdownWaitsForTheExchangeInFlight) {
   StartServer(TestOptions());
   auto idle = Connect();
