@@ -1,7 +1,7 @@
-// GatewayConfig from YAML (yaml-cpp, wrapped here: no exception leaves this file).
+// GatewayConfig from YAML (through common/yaml_reader.h: no exception leaves it).
 #include "gateway/config.h"
 
-#include <yaml-cpp/yaml.h>
+#include "common/yaml_reader.h"
 
 #include <filesystem>
 #include <fstream>
@@ -11,106 +11,9 @@
 namespace parapet::gateway {
 namespace {
 
-// Walks one YAML mapping: typed reads by key, then a check that no unknown key is left.
-class MapReader {
- public:
-  MapReader(const YAML::Node& node, std::string path, std::string_view file)
-      : node_(node), path_(std::move(path)), file_(file) {}
-
-  Status CheckIsMap() const {
-    if (node_.IsMap()) return Status::Ok();
-    return Error(node_, path_.empty() ? "the document" : path_, "must be a mapping");
-  }
-
-  template <typename T>
-  Status Get(const char* key, T& out) {
-    seen_.insert(key);
-    const YAML::Node v = node_[key];
-    if (!v.IsDefined() || v.IsNull()) return Status::Ok();
-    if (!v.IsScalar() || !YAML::convert<T>::decode(v, out)) {
-      return Error(v, Field(key), std::string("must be ") + TypeName(out));
-    }
-    return Status::Ok();
-  }
-
-  // A number in [lo, hi].
-  template <typename T>
-  Status GetInRange(const char* key, T& out, T lo, T hi) {
-    PARAPET_RETURN_IF_ERROR(Get(key, out));
-    if (out < lo || out > hi) {
-      std::ostringstream msg;
-      msg << "must be in [" << lo << ", " << hi << "], got " << out;
-      return Error(node_[key], Field(key), msg.str());
-    }
-    return Status::Ok();
-  }
-
-  // A nested mapping (absent: `fn` is not called).
-  template <typename Fn>
-  Status Section(const char* key, Fn fn) {
-    seen_.insert(key);
-    const YAML::Node v = node_[key];
-    if (!v.IsDefined() || v.IsNull()) return Status::Ok();
-    MapReader sub(v, Field(key), file_);
-    PARAPET_RETURN_IF_ERROR(sub.CheckIsMap());
-    PARAPET_RETURN_IF_ERROR(fn(sub));
-    return sub.Finish();
-  }
-
-  // A sequence of mappings.
-  template <typename Fn>
-  Status List(const char* key, Fn fn) {
-    seen_.insert(key);
-    const YAML::Node v = node_[key];
-    if (!v.IsDefined() || v.IsNull()) return Status::Ok();
-    if (!v.IsSequence()) return Error(v, Field(key), "must be a list");
-    for (size_t i = 0; i < v.size(); ++i) {
-      MapReader item(v[i], Field(key) + "[" + std::to_string(i) + "]", file_);
-      PARAPET_RETURN_IF_ERROR(item.CheckIsMap());
-      PARAPET_RETURN_IF_ERROR(fn(item));
-      PARAPET_RETURN_IF_ERROR(item.Finish());
-    }
-    return Status::Ok();
-  }
-
-  Status Finish() const {
-    for (auto it = node_.begin(); it != node_.end(); ++it) {
-      const std::string key = it->first.Scalar();
-      if (seen_.count(key) == 0) return Error(it->first, Field(key), "unknown key");
-    }
-    return Status::Ok();
-  }
-
-  Status Fail(const char* key, std::string_view message) const {
-    const YAML::Node v = node_[key];
-    return Error(v.IsDefined() ? v : node_, Field(key), message);
-  }
-
- private:
-  std::string Field(std::string_view key) const {
-    return path_.empty() ? std::string(key) : path_ + "." + std::string(key);
-  }
-  Status Error(const YAML::Node& at, std::string_view field, std::string_view message) const {
-    const YAML::Mark m = at.Mark();
-    std::string where(file_);
-    if (m.line >= 0) where += ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1);
-    return InvalidArgumentError(where + ": " + std::string(field) + ": " + std::string(message));
-  }
-  static const char* TypeName(const std::string&) { return "a string"; }
-  static const char* TypeName(bool) { return "true or false"; }
-  static const char* TypeName(double) { return "a number"; }
-  static const char* TypeName(int32_t) { return "an integer"; }
-  static const char* TypeName(int64_t) { return "an integer"; }
-
-  YAML::Node node_;
-  std::string path_;
-  std::string_view file_;
-  std::set<std::string> seen_;
-};
-
 constexpr int64_t kMaxMs = 24LL * 3600 * 1000;
 
-Status ReadTls(MapReader& r, TlsConfig& t) {
+Status ReadTls(YamlMapReader& r, TlsConfig& t) {
   PARAPET_RETURN_IF_ERROR(r.Get("cert", t.cert_file));
   PARAPET_RETURN_IF_ERROR(r.Get("key", t.key_file));
   PARAPET_RETURN_IF_ERROR(r.Get("client_ca", t.client_ca_file));
@@ -118,7 +21,7 @@ Status ReadTls(MapReader& r, TlsConfig& t) {
   return r.GetInRange<int64_t>("hsts_max_age_s", t.hsts_max_age_s, 0, 2LL * 365 * 86400);
 }
 
-Status ReadLimits(MapReader& r, LimitsConfig& l) {
+Status ReadLimits(YamlMapReader& r, LimitsConfig& l) {
   PARAPET_RETURN_IF_ERROR(
       r.GetInRange<int64_t>("max_header_bytes", l.max_header_bytes, 1024, 1 << 20));
   PARAPET_RETURN_IF_ERROR(
@@ -127,7 +30,7 @@ Status ReadLimits(MapReader& r, LimitsConfig& l) {
   return r.GetInRange<int64_t>("stream_buffer_bytes", l.stream_buffer_bytes, 4096, 1LL << 30);
 }
 
-Status ReadTimeouts(MapReader& r, TimeoutsConfig& t) {
+Status ReadTimeouts(YamlMapReader& r, TimeoutsConfig& t) {
   PARAPET_RETURN_IF_ERROR(r.GetInRange<int64_t>("handshake_ms", t.handshake_ms, 1, kMaxMs));
   PARAPET_RETURN_IF_ERROR(r.GetInRange<int64_t>("header_ms", t.header_ms, 1, kMaxMs));
   PARAPET_RETURN_IF_ERROR(r.GetInRange<int64_t>("body_ms", t.body_ms, 1, kMaxMs));
@@ -138,7 +41,7 @@ Status ReadTimeouts(MapReader& r, TimeoutsConfig& t) {
   return r.GetInRange<int64_t>("shutdown_grace_ms", t.shutdown_grace_ms, 0, kMaxMs);
 }
 
-Status ReadEngine(MapReader& r, EngineConfig& e) {
+Status ReadEngine(YamlMapReader& r, EngineConfig& e) {
   PARAPET_RETURN_IF_ERROR(r.Get("backend", e.backend));
   PARAPET_RETURN_IF_ERROR(r.GetInRange<int32_t>("threads", e.threads, 0, 1024));
   PARAPET_RETURN_IF_ERROR(r.GetInRange<int32_t>("ctx", e.ctx, 0, 1 << 24));
@@ -156,7 +59,7 @@ Status ReadEngine(MapReader& r, EngineConfig& e) {
   return Status::Ok();
 }
 
-Status ReadApiKey(MapReader& r, ApiKeyConfig& k) {
+Status ReadApiKey(YamlMapReader& r, ApiKeyConfig& k) {
   PARAPET_RETURN_IF_ERROR(r.Get("id", k.id));
   PARAPET_RETURN_IF_ERROR(r.Get("hash", k.hash));
   PARAPET_RETURN_IF_ERROR(r.Get("tenant", k.tenant));
@@ -181,27 +84,27 @@ std::string Resolve(std::string_view base_dir, const std::string& path) {
 }
 
 Status ReadDocument(const YAML::Node& root, std::string_view name, GatewayConfig& c) {
-  MapReader r(root, "", name);
+  YamlMapReader r(root, "", name);
   PARAPET_RETURN_IF_ERROR(r.CheckIsMap());
   int32_t version = 1;
   PARAPET_RETURN_IF_ERROR(r.GetInRange<int32_t>("version", version, 1, 1));
-  PARAPET_RETURN_IF_ERROR(r.Section("listen", [&](MapReader& s) -> Status {
+  PARAPET_RETURN_IF_ERROR(r.Section("listen", [&](YamlMapReader& s) -> Status {
     PARAPET_RETURN_IF_ERROR(s.Get("host", c.listen.host));
     return s.GetInRange<int32_t>("port", c.listen.port, 0, 65535);
   }));
-  PARAPET_RETURN_IF_ERROR(r.Section("tls", [&](MapReader& s) { return ReadTls(s, c.tls); }));
+  PARAPET_RETURN_IF_ERROR(r.Section("tls", [&](YamlMapReader& s) { return ReadTls(s, c.tls); }));
   PARAPET_RETURN_IF_ERROR(
-      r.Section("limits", [&](MapReader& s) { return ReadLimits(s, c.limits); }));
+      r.Section("limits", [&](YamlMapReader& s) { return ReadLimits(s, c.limits); }));
   PARAPET_RETURN_IF_ERROR(
-      r.Section("timeouts", [&](MapReader& s) { return ReadTimeouts(s, c.timeouts); }));
-  PARAPET_RETURN_IF_ERROR(r.Section("model", [&](MapReader& s) -> Status {
+      r.Section("timeouts", [&](YamlMapReader& s) { return ReadTimeouts(s, c.timeouts); }));
+  PARAPET_RETURN_IF_ERROR(r.Section("model", [&](YamlMapReader& s) -> Status {
     PARAPET_RETURN_IF_ERROR(s.Get("path", c.model.path));
     PARAPET_RETURN_IF_ERROR(s.Get("id", c.model.id));
     return s.Get("chat_template", c.model.chat_template);
   }));
   PARAPET_RETURN_IF_ERROR(
-      r.Section("engine", [&](MapReader& s) { return ReadEngine(s, c.engine); }));
-  PARAPET_RETURN_IF_ERROR(r.List("api_keys", [&](MapReader& s) {
+      r.Section("engine", [&](YamlMapReader& s) { return ReadEngine(s, c.engine); }));
+  PARAPET_RETURN_IF_ERROR(r.List("api_keys", [&](YamlMapReader& s) {
     c.api_keys.emplace_back();
     return ReadApiKey(s, c.api_keys.back());
   }));
@@ -213,18 +116,9 @@ Status ReadDocument(const YAML::Node& root, std::string_view name, GatewayConfig
 Result<GatewayConfig> ParseGatewayConfig(std::string_view yaml, std::string_view name,
                                          std::string_view base_dir) {
   GatewayConfig c;
-  try {
-    const YAML::Node root = YAML::Load(std::string(yaml));
-    if (root.IsNull()) return c;  // an empty file: every default
-    PARAPET_RETURN_IF_ERROR(ReadDocument(root, name, c));
-  } catch (const YAML::Exception& e) {
-    // Syntax errors (and yaml-cpp's own conversions, should one escape MapReader).
-    std::string where(name);
-    if (e.mark.line >= 0) {
-      where += ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1);
-    }
-    return InvalidArgumentError(where + ": " + e.msg);
-  }
+  PARAPET_ASSIGN_OR_RETURN(const YAML::Node root, LoadYaml(yaml, name));
+  if (root.IsNull()) return c;  // an empty file: every default
+  PARAPET_RETURN_IF_ERROR(ReadDocument(root, name, c));
   c.tls.cert_file = Resolve(base_dir, c.tls.cert_file);
   c.tls.key_file = Resolve(base_dir, c.tls.key_file);
   c.tls.client_ca_file = Resolve(base_dir, c.tls.client_ca_file);
