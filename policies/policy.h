@@ -1,0 +1,81 @@
+// Policy: one compiled, named policy — which messages to scan, the input stage chain, what a
+// block looks like to the client, and the policy's own tests. Built by PolicySet (policy_set.h)
+// from YAML (SCHEMA.md); immutable, shared as shared_ptr<const PolicySet>, thread-safe.
+#pragma once
+
+#include <memory>
+#include <set>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "pipeline/stage_chain.h"
+
+namespace parapet::policies {
+
+// One chat turn as the policy sees it.
+struct Turn {
+  std::string role;  // "system" | "user" | "assistant"
+  std::string content;
+};
+
+// Which turns the input stages inspect.
+struct ScanScope {
+  std::set<std::string> roles = {"user", "system"};
+  bool last_turn_only = false;  // only the last turn whose role is in `roles`
+};
+
+enum class BlockResponse {
+  kError,    // HTTP 400 content_policy_violation with the rule id and the message
+  kRefusal,  // a normal completion whose content is `refusal`, finish_reason content_filter
+};
+
+// A policy test case (the `tests:` section).
+struct PolicyTest {
+  std::string name;
+  std::vector<Turn> turns;
+  std::string expect_action;               // "allow" | "flag" | "redact" | "block"
+  std::vector<std::string> expect_rules;   // rule ids that must all fire (enforcing findings)
+  std::vector<std::string> expect_absent;  // rule ids that must not fire
+  bool has_expect_redacted = false;
+  std::string expect_redacted;  // the last scanned turn after redaction
+};
+
+// The outcome of the input policy on one request.
+struct InputDecision {
+  pipeline::Verdict verdict;
+  // The turns as the engine should see them: contents with redactions applied (equal to the
+  // request's turns when nothing was redacted). Same size and order as the request's turns.
+  std::vector<Turn> turns;
+  bool changed = false;  // a redaction changed some turn
+};
+
+class Policy {
+ public:
+  struct Options {
+    std::string name;
+    std::string version;  // sha256 hex of the policy's canonical form
+    ScanScope scope;
+    pipeline::OnError on_error = pipeline::OnError::kBlock;
+    std::string mask = "[{type}]";
+    std::string message = "The request was blocked by the content policy.";
+    BlockResponse on_block = BlockResponse::kError;
+    std::string refusal = "I can't help with that.";
+    std::vector<PolicyTest> tests;
+  };
+  Policy(Options options, std::vector<std::unique_ptr<const pipeline::Stage>> input_stages);
+
+  const std::string& name() const { return o_.name; }
+  const std::string& version() const { return o_.version; }
+  const Options& options() const { return o_; }
+  const pipeline::StageChain& input() const { return input_; }
+
+  // Runs the input stages over the turns in scope and applies redactions.
+  InputDecision EvaluateInput(std::span<const Turn> turns) const;
+
+ private:
+  Options o_;
+  pipeline::StageChain input_;
+};
+
+}  // namespace parapet::policies

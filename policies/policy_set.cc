@@ -1,0 +1,400 @@
+// PolicySet: YAML -> resolved (extends) -> compiled policies, routes, versions, tests.
+#include "policies/policy_set.h"
+
+#include <openssl/evp.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "common/yaml_reader.h"
+#include "policies/internal/stage_parsers.h"
+
+namespace parapet::policies {
+namespace {
+
+// A policy's YAML with `extends` applied, node by node so that errors keep their positions.
+struct RawPolicy {
+  std::string name;
+  YAML::Node node;                           // the policy's own mapping (for errors)
+  std::map<std::string, YAML::Node> fields;  // scalar and mapping settings
+  std::vector<YAML::Node> stages;            // `input:` entries, parent's first
+  std::vector<YAML::Node> tests;             // `tests:` entries, parent's first
+};
+
+const std::set<std::string> kPolicyKeys = {"extends", "description", "on_error", "scan",  "mask",
+                                           "message", "on_block",    "refusal",  "input", "tests"};
+
+std::string StageId(const YAML::Node& stage) {
+  return stage.IsMap() && stage["id"] && stage["id"].IsScalar() ? stage["id"].Scalar() : "";
+}
+
+std::string Sha256Hex(std::string_view data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_Digest(data.data(), data.size(), md, &n, EVP_sha256(), nullptr);
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < n; ++i) {
+    out += kHex[md[i] >> 4];
+    out += kHex[md[i] & 15];
+  }
+  return out;
+}
+
+// The canonical form: the resolved policy emitted as YAML (settings sorted by key).
+std::string Canonical(const RawPolicy& p) {
+  YAML::Emitter e;
+  e << YAML::BeginMap;
+  for (const auto& [k, v] : p.fields) e << YAML::Key << k << YAML::Value << v;
+  e << YAML::Key << "input" << YAML::Value << YAML::BeginSeq;
+  for (const YAML::Node& s : p.stages) e << s;
+  e << YAML::EndSeq << YAML::Key << "tests" << YAML::Value << YAML::BeginSeq;
+  for (const YAML::Node& t : p.tests) e << t;
+  e << YAML::EndSeq << YAML::EndMap;
+  return e.c_str();
+}
+
+class Loader {
+ public:
+  Loader(std::string_view file, std::string_view base_dir, const CompileContext& context)
+      : file_(file), base_dir_(base_dir), context_(context) {}
+
+  Status Resolve(const YAML::Node& policies, std::map<std::string, RawPolicy>& out);
+  Result<std::unique_ptr<const Policy>> Compile(const RawPolicy& raw);
+
+ private:
+  Status ResolveOne(const std::string& name, const YAML::Node& policies,
+                    std::map<std::string, RawPolicy>& out, std::set<std::string>& visiting);
+  Status ReadScope(const RawPolicy& raw, ScanScope& scope);
+  Status ReadTest(YamlMapReader& r, PolicyTest& t);
+  Status Err(const YAML::Node& at, std::string_view field, std::string_view message) const {
+    return YamlError(file_, at, field, message);
+  }
+
+  std::string file_;
+  std::string base_dir_;
+  const CompileContext& context_;
+};
+
+Status Loader::Resolve(const YAML::Node& policies, std::map<std::string, RawPolicy>& out) {
+  if (!policies.IsMap() || policies.size() == 0) {
+    return Err(policies, "policies", "must be a mapping of at least one named policy");
+  }
+  std::set<std::string> visiting;
+  for (auto it = policies.begin(); it != policies.end(); ++it) {
+    PARAPET_RETURN_IF_ERROR(ResolveOne(it->first.Scalar(), policies, out, visiting));
+  }
+  return Status::Ok();
+}
+
+Status Loader::ResolveOne(const std::string& name, const YAML::Node& policies,
+                          std::map<std::string, RawPolicy>& out, std::set<std::string>& visiting) {
+  if (out.count(name) != 0) return Status::Ok();
+  const std::string field = "policies." + name;
+  const YAML::Node node = policies[name];
+  if (!node.IsMap()) return Err(node, field, "must be a mapping");
+  if (!visiting.insert(name).second) return Err(node, field + ".extends", "inheritance cycle");
+  RawPolicy p;
+  if (const YAML::Node parent = node["extends"]) {
+    if (!parent.IsScalar() || !policies[parent.Scalar()]) {
+      return Err(parent, field + ".extends", "no policy named '" + parent.Scalar() + "'");
+    }
+    PARAPET_RETURN_IF_ERROR(ResolveOne(parent.Scalar(), policies, out, visiting));
+    p = out.at(parent.Scalar());
+  }
+  p.name = name;
+  p.node = node;
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    const std::string key = it->first.Scalar();
+    if (kPolicyKeys.count(key) == 0) return Err(it->first, field + "." + key, "unknown key");
+    if (key == "extends") continue;
+    if (key == "input" || key == "tests") {
+      if (!it->second.IsSequence()) return Err(it->second, field + "." + key, "must be a list");
+      for (const YAML::Node& item : it->second) {
+        if (key == "tests") {
+          p.tests.push_back(item);
+          continue;
+        }
+        // A stage with a parent's id replaces it in place; a new one is appended.
+        const std::string id = StageId(item);
+        auto same = std::find_if(p.stages.begin(), p.stages.end(), [&](const YAML::Node& s) {
+          return !id.empty() && StageId(s) == id;
+        });
+        if (same != p.stages.end()) {
+          *same = item;
+        } else {
+          p.stages.push_back(item);
+        }
+      }
+      continue;
+    }
+    p.fields[key] = it->second;
+  }
+  visiting.erase(name);
+  out.emplace(name, std::move(p));
+  return Status::Ok();
+}
+
+Status Loader::ReadScope(const RawPolicy& raw, ScanScope& scope) {
+  auto it = raw.fields.find("scan");
+  if (it == raw.fields.end()) return Status::Ok();
+  const std::string field = "policies." + raw.name + ".scan";
+  if (!it->second.IsMap()) return Err(it->second, field, "must be a mapping");
+  YamlMapReader r(it->second, field, file_);
+  std::vector<std::string> roles;
+  PARAPET_RETURN_IF_ERROR(r.GetStringList("roles", roles));
+  if (!roles.empty()) scope.roles = std::set<std::string>(roles.begin(), roles.end());
+  for (const std::string& role : scope.roles) {
+    if (role != "system" && role != "user" && role != "assistant") {
+      return r.Fail("roles", "roles are system, user and assistant; got '" + role + "'");
+    }
+  }
+  std::string turns = "all";
+  PARAPET_RETURN_IF_ERROR(r.Get("turns", turns));
+  if (turns != "all" && turns != "last") return r.Fail("turns", "must be all or last");
+  scope.last_turn_only = turns == "last";
+  return r.Finish();
+}
+
+Status Loader::ReadTest(YamlMapReader& r, PolicyTest& t) {
+  PARAPET_RETURN_IF_ERROR(r.Get("name", t.name));
+  std::string input;
+  PARAPET_RETURN_IF_ERROR(r.Get("input", input));
+  if (!input.empty()) t.turns.push_back(Turn{"user", input});
+  PARAPET_RETURN_IF_ERROR(r.List("messages", [&](YamlMapReader& m) -> Status {
+    Turn turn;
+    PARAPET_RETURN_IF_ERROR(m.Get("role", turn.role));
+    PARAPET_RETURN_IF_ERROR(m.Get("content", turn.content));
+    t.turns.push_back(std::move(turn));
+    return Status::Ok();
+  }));
+  if (t.turns.empty()) return r.Fail("input", "a test needs `input` or `messages`");
+  PARAPET_RETURN_IF_ERROR(r.Section("expect", [&](YamlMapReader& e) -> Status {
+    PARAPET_RETURN_IF_ERROR(e.Get("action", t.expect_action));
+    if (!t.expect_action.empty() && t.expect_action != "allow" && t.expect_action != "flag" &&
+        t.expect_action != "redact" && t.expect_action != "block") {
+      return e.Fail("action", "must be allow, flag, redact or block");
+    }
+    PARAPET_RETURN_IF_ERROR(e.GetStringList("rules", t.expect_rules, true));
+    PARAPET_RETURN_IF_ERROR(e.GetStringList("absent", t.expect_absent, true));
+    if (e.node()["redacted"]) {
+      t.has_expect_redacted = true;
+      PARAPET_RETURN_IF_ERROR(e.Get("redacted", t.expect_redacted));
+    }
+    return Status::Ok();
+  }));
+  if (t.expect_action.empty()) return r.Fail("expect", "a test needs expect.action");
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<const Policy>> Loader::Compile(const RawPolicy& raw) {
+  const std::string field = "policies." + raw.name;
+  Policy::Options o;
+  o.name = raw.name;
+  o.version = Sha256Hex(Canonical(raw));
+  PARAPET_RETURN_IF_ERROR(ReadScope(raw, o.scope));
+  // Plain settings: read through a reader over a synthetic map of the resolved fields.
+  YAML::Node settings(YAML::NodeType::Map);
+  for (const auto& [k, v] : raw.fields) {
+    if (k != "scan") settings[k] = v;
+  }
+  YamlMapReader r(settings, field, file_);
+  std::string description, on_error = "block", on_block = "error";
+  PARAPET_RETURN_IF_ERROR(r.Get("description", description));
+  PARAPET_RETURN_IF_ERROR(r.Get("on_error", on_error));
+  PARAPET_RETURN_IF_ERROR(r.Get("mask", o.mask));
+  PARAPET_RETURN_IF_ERROR(r.Get("message", o.message));
+  PARAPET_RETURN_IF_ERROR(r.Get("on_block", on_block));
+  PARAPET_RETURN_IF_ERROR(r.Get("refusal", o.refusal));
+  if (on_error != "block" && on_error != "allow")
+    return r.Fail("on_error", "must be block or allow");
+  if (on_block != "error" && on_block != "refusal") {
+    return r.Fail("on_block", "must be error or refusal");
+  }
+  o.on_error = on_error == "block" ? pipeline::OnError::kBlock : pipeline::OnError::kAllow;
+  o.on_block = on_block == "error" ? BlockResponse::kError : BlockResponse::kRefusal;
+
+  std::vector<std::unique_ptr<const pipeline::Stage>> stages;
+  std::set<std::string> ids;
+  for (size_t i = 0; i < raw.stages.size(); ++i) {
+    const YAML::Node& s = raw.stages[i];
+    const std::string sf = field + ".input[" + std::to_string(i) + "]";
+    if (!s.IsMap()) return Err(s, sf, "must be a mapping with id and type");
+    YamlMapReader sr(s, sf, file_);
+    internal::StageCommon c;
+    c.base_dir = base_dir_;
+    PARAPET_RETURN_IF_ERROR(sr.Get("id", c.id));
+    PARAPET_RETURN_IF_ERROR(sr.Get("type", c.type));
+    std::string mode = "enforce";
+    PARAPET_RETURN_IF_ERROR(sr.Get("mode", mode));
+    if (c.id.empty()) return sr.Fail("id", "every stage needs an id");
+    if (!ids.insert(c.id).second) return sr.Fail("id", "duplicate stage id '" + c.id + "'");
+    if (c.type.empty()) return sr.Fail("type", "every stage needs a type");
+    if (mode != "enforce" && mode != "shadow") return sr.Fail("mode", "must be enforce or shadow");
+    c.mode = mode == "shadow" ? pipeline::Mode::kShadow : pipeline::Mode::kEnforce;
+    PARAPET_ASSIGN_OR_RETURN(std::unique_ptr<const pipeline::Stage> stage,
+                             internal::ParseStage(sr, c, context_));
+    PARAPET_RETURN_IF_ERROR(sr.Finish());
+    stages.push_back(std::move(stage));
+  }
+  for (size_t i = 0; i < raw.tests.size(); ++i) {
+    const YAML::Node& t = raw.tests[i];
+    const std::string tf = field + ".tests[" + std::to_string(i) + "]";
+    if (!t.IsMap()) return Err(t, tf, "must be a mapping");
+    YamlMapReader tr(t, tf, file_);
+    PolicyTest test;
+    PARAPET_RETURN_IF_ERROR(ReadTest(tr, test));
+    PARAPET_RETURN_IF_ERROR(tr.Finish());
+    if (test.name.empty()) test.name = "tests[" + std::to_string(i) + "]";
+    o.tests.push_back(std::move(test));
+  }
+  return std::unique_ptr<const Policy>(new Policy(std::move(o), std::move(stages)));
+}
+
+Status ReadRoute(YamlMapReader& r, Route& route) {
+  PARAPET_RETURN_IF_ERROR(r.Get("tenant", route.tenant));
+  PARAPET_RETURN_IF_ERROR(r.Get("api_key", route.api_key));
+  PARAPET_RETURN_IF_ERROR(r.Get("route", route.route));
+  PARAPET_RETURN_IF_ERROR(r.Get("model", route.model));
+  PARAPET_RETURN_IF_ERROR(r.Get("policy", route.policy));
+  if (route.policy.empty()) return r.Fail("policy", "a route needs a policy");
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const PolicySet>> PolicySet::Parse(std::string_view yaml,
+                                                          std::string_view file,
+                                                          std::string_view base_dir,
+                                                          const CompileContext& context) {
+  PARAPET_ASSIGN_OR_RETURN(const YAML::Node root, LoadYaml(yaml, file));
+  YamlMapReader r(root, "", file);
+  PARAPET_RETURN_IF_ERROR(r.CheckIsMap());
+  int32_t version = 0;
+  PARAPET_RETURN_IF_ERROR(r.GetInRange<int32_t>("version", version, 1, 1));
+  if (version != 1) return r.Fail("version", "is required (version: 1)");
+  auto set = std::shared_ptr<PolicySet>(new PolicySet());
+  set->file_ = std::string(file);
+  PARAPET_RETURN_IF_ERROR(r.Get("default", set->default_));
+  r.MarkSeen("policies");
+  Loader loader(file, base_dir, context);
+  std::map<std::string, RawPolicy> raw;
+  PARAPET_RETURN_IF_ERROR(loader.Resolve(root["policies"], raw));
+  for (const auto& [name, p] : raw) {
+    PARAPET_ASSIGN_OR_RETURN(std::unique_ptr<const Policy> policy, loader.Compile(p));
+    set->policies_.emplace(name, std::move(policy));
+  }
+  PARAPET_RETURN_IF_ERROR(r.List("routes", [&](YamlMapReader& rr) -> Status {
+    Route route;
+    PARAPET_RETURN_IF_ERROR(ReadRoute(rr, route));
+    if (set->policies_.count(route.policy) == 0) {
+      return rr.Fail("policy", "no policy named '" + route.policy + "'");
+    }
+    set->routes_.push_back(std::move(route));
+    return Status::Ok();
+  }));
+  if (set->default_.empty()) {
+    if (set->policies_.count("default") != 0) {
+      set->default_ = "default";
+    } else if (set->policies_.size() == 1) {
+      set->default_ = set->policies_.begin()->first;
+    } else {
+      return r.Fail("default", "name the default policy (several policies, none called default)");
+    }
+  } else if (set->policies_.count(set->default_) == 0) {
+    return r.Fail("default", "no policy named '" + set->default_ + "'");
+  }
+  PARAPET_RETURN_IF_ERROR(r.Finish());
+  return std::shared_ptr<const PolicySet>(std::move(set));
+}
+
+Result<std::shared_ptr<const PolicySet>> PolicySet::Load(const std::string& path,
+                                                         const CompileContext& context) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return NotFoundError(path + ": cannot open the policy file");
+  std::ostringstream text;
+  text << in.rdbuf();
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  return Parse(text.str(), path, dir.empty() ? "." : dir, context);
+}
+
+const Policy* PolicySet::Find(std::string_view name) const {
+  auto it = policies_.find(name);
+  return it == policies_.end() ? nullptr : it->second.get();
+}
+
+const Policy* PolicySet::Select(const RequestContext& q) const {
+  auto match = [](const std::string& want, const std::string& have) {
+    return want.empty() || want == have;
+  };
+  for (const Route& r : routes_) {
+    if (match(r.tenant, q.tenant) && match(r.api_key, q.api_key) && match(r.route, q.route) &&
+        match(r.model, q.model)) {
+      return Find(r.policy);
+    }
+  }
+  return Find(default_);
+}
+
+std::vector<std::string> PolicySet::names() const {
+  std::vector<std::string> out;
+  for (const auto& [name, p] : policies_) out.push_back(name);
+  return out;
+}
+
+// ---- tests ----
+
+std::string CheckPolicyTest(const Policy& policy, const PolicyTest& test) {
+  const InputDecision d = policy.EvaluateInput(test.turns);
+  std::set<std::string> fired;
+  std::string fired_list;
+  for (const pipeline::Finding& f : d.verdict.findings) {
+    if (fired.insert(f.rule_id).second) fired_list += (fired_list.empty() ? "" : ", ") + f.rule_id;
+  }
+  const std::string got = pipeline::ActionName(d.verdict.action);
+  std::string why;
+  if (got != test.expect_action) {
+    why = "expected " + test.expect_action + ", got " + got;
+  }
+  for (const std::string& rule : test.expect_rules) {
+    if (fired.count(rule) == 0)
+      why += (why.empty() ? "" : "; ") + ("rule " + rule + " did not fire");
+  }
+  for (const std::string& rule : test.expect_absent) {
+    if (fired.count(rule) != 0) why += (why.empty() ? "" : "; ") + ("rule " + rule + " fired");
+  }
+  if (test.has_expect_redacted && !d.turns.empty()) {
+    // The last turn the policy scans (or the last turn).
+    std::string last = d.turns.back().content;
+    for (auto it = d.turns.rbegin(); it != d.turns.rend(); ++it) {
+      if (policy.options().scope.roles.count(it->role) != 0) {
+        last = it->content;
+        break;
+      }
+    }
+    if (last != test.expect_redacted) {
+      why += (why.empty() ? "" : "; ") + ("redacted text was \"" + last + "\"");
+    }
+  }
+  if (!why.empty()) why += " (rules fired: " + (fired_list.empty() ? "none" : fired_list) + ")";
+  return why;
+}
+
+std::vector<TestFailure> RunPolicyTests(const PolicySet& set, int* n_run) {
+  std::vector<TestFailure> failures;
+  int n = 0;
+  for (const std::string& name : set.names()) {
+    const Policy& p = *set.Find(name);
+    for (const PolicyTest& t : p.options().tests) {
+      ++n;
+      std::string why = CheckPolicyTest(p, t);
+      if (!why.empty()) failures.push_back(TestFailure{name, t.name, std::move(why)});
+    }
+  }
+  if (n_run != nullptr) *n_run = n;
+  return failures;
+}
+
+}  // namespace parapet::policies
