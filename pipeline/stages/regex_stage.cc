@@ -1,0 +1,240 @@
+// RegexStage: one RE2::Set pass per message, then per matching pattern an RE2 for its spans.
+#include "pipeline/stages/regex_stage.h"
+
+#include <re2/re2.h>
+#include <re2/set.h>
+
+#include <algorithm>
+#include <cctype>
+#include <utility>
+
+namespace parapet::pipeline {
+namespace {
+
+struct CompiledPattern {
+  std::string id;
+  std::string rule_id;
+  std::string type;
+  Action action = Action::kBlock;
+  std::unique_ptr<RE2> re;
+};
+
+// The pattern as the Set and the per-pattern RE2 see it: flags inline, so that one Set (which
+// has one Options for all its patterns) honours each pattern's own flags.
+std::string EffectivePattern(const std::string& pattern, bool literal, bool case_insensitive,
+                             bool dot_nl, bool word_boundary) {
+  std::string body = literal ? RE2::QuoteMeta(pattern) : pattern;
+  std::string flags = std::string(case_insensitive ? "i" : "") + (dot_nl ? "s" : "");
+  std::string out = "(?" + flags + ":" + body + ")";
+  if (word_boundary) out = "\\b" + out + "\\b";
+  return out;
+}
+
+RE2::Options BaseOptions(int64_t max_mem_bytes) {
+  RE2::Options o;
+  o.set_log_errors(false);
+  o.set_max_mem(max_mem_bytes);
+  return o;
+}
+
+bool ValidId(const std::string& id) {
+  if (id.empty()) return false;
+  return std::all_of(id.begin(), id.end(), [](unsigned char c) {
+    return std::isalnum(c) || c == '_' || c == '-' || c == '.';
+  });
+}
+
+std::string DefaultType(const std::string& id) {
+  std::string t = id;
+  for (char& c : t) c = c == '-' || c == '.' ? '_' : static_cast<char>(std::toupper(c));
+  return t;
+}
+
+// Compiles `effective`; on failure the error names `field` and gives RE2's text for the
+// pattern as the author wrote it (not the wrapped form) when that alone fails.
+Result<std::unique_ptr<RE2>> CompileOne(const std::string& field, const std::string& raw,
+                                        const std::string& effective, bool longest_match,
+                                        int64_t max_mem_bytes) {
+  RE2::Options o = BaseOptions(max_mem_bytes);
+  o.set_longest_match(longest_match);
+  auto re = std::make_unique<RE2>(effective, o);
+  if (re->ok()) return re;
+  std::string why = re->error();
+  if (re->error_code() == RE2::ErrorPatternTooLarge) {
+    why = "pattern too large for max_mem_bytes=" + std::to_string(max_mem_bytes) + " (" + why + ")";
+  } else {
+    RE2 alone(raw, BaseOptions(max_mem_bytes));
+    if (!alone.ok()) why = alone.error();
+  }
+  return InvalidArgumentError(field + ": " + why);
+}
+
+std::vector<Span> FindAll(const RE2& re, const std::string& text) {
+  std::vector<Span> spans;
+  re2::StringPiece m;
+  size_t pos = 0;
+  while (pos <= text.size() && re.Match(text, pos, text.size(), RE2::UNANCHORED, &m, 1)) {
+    size_t b = static_cast<size_t>(m.data() - text.data());
+    size_t e = b + m.size();
+    if (e > b) {
+      spans.push_back({b, e});
+      pos = e;
+    } else {  // empty match: nothing to report; step over one UTF-8 character
+      pos = b + 1;
+      while (pos < text.size() && (static_cast<unsigned char>(text[pos]) & 0xC0) == 0x80) ++pos;
+    }
+  }
+  return spans;
+}
+
+class RegexStage final : public Stage {
+ public:
+  RegexStage(std::string id, Mode mode, std::unique_ptr<RE2::Set> set,
+             std::vector<CompiledPattern> deny, std::vector<std::unique_ptr<RE2>> allow)
+      : id_(std::move(id)),
+        mode_(mode),
+        set_(std::move(set)),
+        deny_(std::move(deny)),
+        allow_(std::move(allow)) {}
+
+  const std::string& id() const override { return id_; }
+  std::string_view type() const override { return "regex"; }
+  Mode mode() const override { return mode_; }
+
+  Status Inspect(Input& input, StageResult& out) const override {
+    for (size_t i = 0; i < input.messages.size(); ++i) {
+      PARAPET_RETURN_IF_ERROR(InspectMessage(static_cast<int32_t>(i), input.messages[i].text, out));
+    }
+    return Status::Ok();
+  }
+
+ private:
+  Status InspectMessage(int32_t index, const ScanText& st, StageResult& out) const {
+    const std::string& text = st.text();
+    std::vector<int> hits;
+    RE2::Set::ErrorInfo info{RE2::Set::kNoError};
+    if (!set_->Match(text, &hits, &info) && info.kind != RE2::Set::kNoError) {
+      return ResourceExhaustedError("regex stage '" + id_ + "': RE2::Set match failed (" +
+                                    SetErrorName(info.kind) + ") on message " +
+                                    std::to_string(index) + "; could not decide");
+    }
+    if (hits.empty()) return Status::Ok();
+    std::sort(hits.begin(), hits.end());
+    std::vector<Span> allowed;
+    for (int h : hits) {
+      size_t k = static_cast<size_t>(h);
+      if (k < deny_.size()) continue;
+      for (Span s : FindAll(*allow_[k - deny_.size()], text)) allowed.push_back(s);
+    }
+    for (int h : hits) {
+      size_t k = static_cast<size_t>(h);
+      if (k >= deny_.size()) break;
+      const CompiledPattern& p = deny_[k];
+      for (Span s : FindAll(*p.re, text)) {
+        bool exempt = std::any_of(allowed.begin(), allowed.end(),
+                                  [&](Span a) { return a.begin < s.end && s.begin < a.end; });
+        if (exempt) continue;
+        Finding f;
+        f.rule_id = p.rule_id;
+        f.type = p.type;
+        f.message = index;
+        f.span = st.ToOriginal(s);
+        f.action = p.action;
+        out.findings.push_back(std::move(f));
+      }
+    }
+    return Status::Ok();
+  }
+
+  static const char* SetErrorName(RE2::Set::ErrorKind k) {
+    switch (k) {
+      case RE2::Set::kNoError:
+        return "no error";
+      case RE2::Set::kNotCompiled:
+        return "not compiled";
+      case RE2::Set::kOutOfMemory:
+        return "DFA out of memory";
+      case RE2::Set::kInconsistent:
+        return "inconsistent result";
+    }
+    return "unknown";
+  }
+
+  std::string id_;
+  Mode mode_;
+  std::unique_ptr<RE2::Set> set_;
+  std::vector<CompiledPattern> deny_;        // Set indices [0, deny_.size())
+  std::vector<std::unique_ptr<RE2>> allow_;  // Set indices deny_.size() + k
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Stage>> NewRegexStage(const RegexStageConfig& config) {
+  if (!ValidId(config.id)) return InvalidArgumentError("regex.id: missing or not [A-Za-z0-9_.-]+");
+  const std::string where = "regex";
+  if (config.patterns.empty()) return InvalidArgumentError(where + ".patterns: empty");
+  if (config.max_mem_bytes < 1024) {
+    return InvalidArgumentError(where + ".max_mem_bytes: must be >= 1024");
+  }
+  auto set = std::make_unique<RE2::Set>(BaseOptions(config.max_mem_bytes), RE2::UNANCHORED);
+  std::vector<std::string> seen;
+  auto check_id = [&](const std::string& field, const std::string& id) -> Status {
+    if (!ValidId(id)) return InvalidArgumentError(field + ".id: missing or not [A-Za-z0-9_.-]+");
+    if (std::find(seen.begin(), seen.end(), id) != seen.end()) {
+      return InvalidArgumentError(field + ".id: duplicate id '" + id + "'");
+    }
+    seen.push_back(id);
+    return Status::Ok();
+  };
+  auto add = [&](const std::string& field, const std::string& raw,
+                 const std::string& effective) -> Status {
+    std::string err;
+    if (set->Add(effective, &err) < 0) {
+      RE2 alone(raw, BaseOptions(config.max_mem_bytes));
+      return InvalidArgumentError(field + ": " + (alone.ok() ? err : alone.error()));
+    }
+    return Status::Ok();
+  };
+  std::vector<CompiledPattern> deny;
+  for (size_t i = 0; i < config.patterns.size(); ++i) {
+    const RegexPatternConfig& p = config.patterns[i];
+    std::string field = where + ".patterns[" + std::to_string(i) + "]";
+    PARAPET_RETURN_IF_ERROR(check_id(field, p.id));
+    field += ".pattern (id '" + p.id + "')";
+    if (p.pattern.empty()) return InvalidArgumentError(field + ": empty");
+    std::string eff =
+        EffectivePattern(p.pattern, p.literal, p.case_insensitive, p.dot_nl, p.word_boundary);
+    PARAPET_RETURN_IF_ERROR(add(field, p.pattern, eff));
+    CompiledPattern c;
+    PARAPET_ASSIGN_OR_RETURN(
+        c.re, CompileOne(field, p.pattern, eff, p.longest_match, config.max_mem_bytes));
+    c.id = p.id;
+    c.rule_id = config.id + "." + p.id;
+    c.type = p.type.empty() ? DefaultType(p.id) : p.type;
+    c.action = p.action.value_or(config.action);
+    deny.push_back(std::move(c));
+  }
+  std::vector<std::unique_ptr<RE2>> allow;
+  for (size_t i = 0; i < config.allow.size(); ++i) {
+    const RegexAllowConfig& a = config.allow[i];
+    std::string field = where + ".allow[" + std::to_string(i) + "]";
+    PARAPET_RETURN_IF_ERROR(check_id(field, a.id));
+    field += ".pattern (id '" + a.id + "')";
+    if (a.pattern.empty()) return InvalidArgumentError(field + ": empty");
+    std::string eff =
+        EffectivePattern(a.pattern, a.literal, a.case_insensitive, a.dot_nl, a.word_boundary);
+    PARAPET_RETURN_IF_ERROR(add(field, a.pattern, eff));
+    std::unique_ptr<RE2> re;
+    PARAPET_ASSIGN_OR_RETURN(re, CompileOne(field, a.pattern, eff, false, config.max_mem_bytes));
+    allow.push_back(std::move(re));
+  }
+  if (!set->Compile()) {
+    return InvalidArgumentError(
+        where + ".patterns: the RE2::Set of " + std::to_string(deny.size() + allow.size()) +
+        " patterns does not fit max_mem_bytes=" + std::to_string(config.max_mem_bytes));
+  }
+  return std::unique_ptr<Stage>(std::make_unique<RegexStage>(config.id, config.mode, std::move(set),
+                                                             std::move(deny), std::move(allow)));
+}
+
+}  // namespace parapet::pipeline
