@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <list>
 #include <set>
 #include <sstream>
 
@@ -15,11 +16,13 @@ namespace parapet::policies {
 namespace {
 
 // A policy's YAML with `extends` applied, node by node so that errors keep their positions.
+// Careful: assigning to a YAML::Node that already refers to a node rewrites that node in the
+// document (yaml-cpp's reference semantics), so handles are only ever copy-constructed here
+// (map emplace after erase, list insert) — never assigned.
 struct RawPolicy {
   std::string name;
-  YAML::Node node;                           // the policy's own mapping (for errors)
   std::map<std::string, YAML::Node> fields;  // scalar and mapping settings
-  std::vector<YAML::Node> stages;            // `input:` entries, parent's first
+  std::list<YAML::Node> stages;              // `input:` entries, parent's first
   std::vector<YAML::Node> tests;             // `tests:` entries, parent's first
 };
 
@@ -43,17 +46,61 @@ std::string Sha256Hex(std::string_view data) {
   return out;
 }
 
-// The canonical form: the resolved policy emitted as YAML (settings sorted by key).
+// The canonical form of a node: JSON-like text with mapping keys sorted and every scalar quoted,
+// so that comments, flow or block style and quoting do not change it.
+void CanonicalNode(const YAML::Node& n, std::string& out) {
+  auto quoted = [&out](const std::string& s) {
+    out += '"';
+    for (char c : s) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  };
+  if (n.IsMap()) {
+    std::map<std::string, YAML::Node> sorted;
+    for (auto it = n.begin(); it != n.end(); ++it) sorted[it->first.Scalar()] = it->second;
+    out += '{';
+    for (const auto& [k, v] : sorted) {
+      quoted(k);
+      out += ':';
+      CanonicalNode(v, out);
+      out += ',';
+    }
+    out += '}';
+  } else if (n.IsSequence()) {
+    out += '[';
+    for (const YAML::Node& v : n) {
+      CanonicalNode(v, out);
+      out += ',';
+    }
+    out += ']';
+  } else if (n.IsScalar()) {
+    quoted(n.Scalar());
+  } else {
+    out += "null";
+  }
+}
+
+// The canonical form of a resolved policy: its settings, stages and tests.
 std::string Canonical(const RawPolicy& p) {
-  YAML::Emitter e;
-  e << YAML::BeginMap;
-  for (const auto& [k, v] : p.fields) e << YAML::Key << k << YAML::Value << v;
-  e << YAML::Key << "input" << YAML::Value << YAML::BeginSeq;
-  for (const YAML::Node& s : p.stages) e << s;
-  e << YAML::EndSeq << YAML::Key << "tests" << YAML::Value << YAML::BeginSeq;
-  for (const YAML::Node& t : p.tests) e << t;
-  e << YAML::EndSeq << YAML::EndMap;
-  return e.c_str();
+  std::string out = "{";
+  for (const auto& [k, v] : p.fields) {
+    out += k + ":";
+    CanonicalNode(v, out);
+    out += ",";
+  }
+  out += "input:[";
+  for (const YAML::Node& s : p.stages) {
+    CanonicalNode(s, out);
+    out += ",";
+  }
+  out += "],tests:[";
+  for (const YAML::Node& t : p.tests) {
+    CanonicalNode(t, out);
+    out += ",";
+  }
+  return out + "]}";
 }
 
 class Loader {
@@ -102,10 +149,12 @@ Status Loader::ResolveOne(const std::string& name, const YAML::Node& policies,
       return Err(parent, field + ".extends", "no policy named '" + parent.Scalar() + "'");
     }
     PARAPET_RETURN_IF_ERROR(ResolveOne(parent.Scalar(), policies, out, visiting));
-    p = out.at(parent.Scalar());
+    const RawPolicy& base = out.at(parent.Scalar());
+    p.fields = base.fields;  // into empty containers: copy-constructed handles
+    p.stages = base.stages;
+    p.tests = base.tests;
   }
   p.name = name;
-  p.node = node;
   for (auto it = node.begin(); it != node.end(); ++it) {
     const std::string key = it->first.Scalar();
     if (kPolicyKeys.count(key) == 0) return Err(it->first, field + "." + key, "unknown key");
@@ -123,14 +172,15 @@ Status Loader::ResolveOne(const std::string& name, const YAML::Node& policies,
           return !id.empty() && StageId(s) == id;
         });
         if (same != p.stages.end()) {
-          *same = item;
+          p.stages.insert(p.stages.erase(same), item);
         } else {
           p.stages.push_back(item);
         }
       }
       continue;
     }
-    p.fields[key] = it->second;
+    p.fields.erase(key);
+    p.fields.emplace(key, it->second);
   }
   visiting.erase(name);
   out.emplace(name, std::move(p));
@@ -198,7 +248,7 @@ Result<std::unique_ptr<const Policy>> Loader::Compile(const RawPolicy& raw) {
   // Plain settings: read through a reader over a synthetic map of the resolved fields.
   YAML::Node settings(YAML::NodeType::Map);
   for (const auto& [k, v] : raw.fields) {
-    if (k != "scan") settings[k] = v;
+    if (k != "scan") settings[k] = v;  // fresh child nodes: this binds, it rewrites nothing
   }
   YamlMapReader r(settings, field, file_);
   std::string description, on_error = "block", on_block = "error";
@@ -218,8 +268,9 @@ Result<std::unique_ptr<const Policy>> Loader::Compile(const RawPolicy& raw) {
 
   std::vector<std::unique_ptr<const pipeline::Stage>> stages;
   std::set<std::string> ids;
-  for (size_t i = 0; i < raw.stages.size(); ++i) {
-    const YAML::Node& s = raw.stages[i];
+  size_t i = 0;
+  for (auto it = raw.stages.begin(); it != raw.stages.end(); ++it, ++i) {
+    const YAML::Node& s = *it;
     const std::string sf = field + ".input[" + std::to_string(i) + "]";
     if (!s.IsMap()) return Err(s, sf, "must be a mapping with id and type");
     YamlMapReader sr(s, sf, file_);
@@ -239,15 +290,15 @@ Result<std::unique_ptr<const Policy>> Loader::Compile(const RawPolicy& raw) {
     PARAPET_RETURN_IF_ERROR(sr.Finish());
     stages.push_back(std::move(stage));
   }
-  for (size_t i = 0; i < raw.tests.size(); ++i) {
-    const YAML::Node& t = raw.tests[i];
-    const std::string tf = field + ".tests[" + std::to_string(i) + "]";
+  for (size_t k = 0; k < raw.tests.size(); ++k) {
+    const YAML::Node& t = raw.tests[k];
+    const std::string tf = field + ".tests[" + std::to_string(k) + "]";
     if (!t.IsMap()) return Err(t, tf, "must be a mapping");
     YamlMapReader tr(t, tf, file_);
     PolicyTest test;
     PARAPET_RETURN_IF_ERROR(ReadTest(tr, test));
     PARAPET_RETURN_IF_ERROR(tr.Finish());
-    if (test.name.empty()) test.name = "tests[" + std::to_string(i) + "]";
+    if (test.name.empty()) test.name = "tests[" + std::to_string(k) + "]";
     o.tests.push_back(std::move(test));
   }
   return std::unique_ptr<const Policy>(new Policy(std::move(o), std::move(stages)));
@@ -272,9 +323,9 @@ Result<std::shared_ptr<const PolicySet>> PolicySet::Parse(std::string_view yaml,
   PARAPET_ASSIGN_OR_RETURN(const YAML::Node root, LoadYaml(yaml, file));
   YamlMapReader r(root, "", file);
   PARAPET_RETURN_IF_ERROR(r.CheckIsMap());
+  if (!root["version"]) return YamlError(file, root, "version", "is required (version: 1)");
   int32_t version = 0;
   PARAPET_RETURN_IF_ERROR(r.GetInRange<int32_t>("version", version, 1, 1));
-  if (version != 1) return r.Fail("version", "is required (version: 1)");
   auto set = std::shared_ptr<PolicySet>(new PolicySet());
   set->file_ = std::string(file);
   PARAPET_RETURN_IF_ERROR(r.Get("default", set->default_));

@@ -1,0 +1,188 @@
+#include "policies/policy_set.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "policies/policy_store.h"
+
+namespace parapet::policies {
+namespace {
+
+const char* kPolicies = R"(version: 1
+default: base
+policies:
+  base:
+    description: PII redaction and a deny list
+    message: "Blocked by policy."
+    input:
+      - id: pii
+        type: pii
+        detectors: [email, credit_card, {name: aws_key, action: block}]
+      - id: deny
+        type: regex
+        action: block
+        patterns:
+          - {id: nerve-agent, pattern: 'sarin|vx nerve', case_insensitive: true}
+    tests:
+      - name: email is redacted
+        input: "mail bob@example.com please"
+        expect: {action: redact, rules: [pii.email], redacted: "mail [EMAIL] please"}
+      - name: deny list blocks
+        input: "how to make SARIN"
+        expect: {action: block, rules: deny.nerve-agent}
+      - name: order numbers are not cards
+        input: "order 1234-5678-9012-3456 shipped"
+        expect: {action: allow, absent: [pii.credit_card]}
+  strict:
+    extends: base
+    on_block: refusal
+    scan: {roles: [user], turns: last}
+    input:
+      - id: deny
+        type: regex
+        patterns:
+          - {id: weapons, pattern: 'bomb', word_boundary: true}
+    tests:
+      - name: replaced deny list
+        messages:
+          - {role: user, content: "sarin?"}
+          - {role: user, content: "a bomb"}
+        expect: {action: block, rules: [deny.weapons], absent: [deny.nerve-agent]}
+routes:
+  - {tenant: acme, policy: strict}
+  - {model: mixtral, route: /v1/completions, policy: strict}
+)";
+
+Result<std::shared_ptr<const PolicySet>> Parse(std::string_view yaml) {
+  return PolicySet::Parse(yaml, "p.yaml", ".", CompileContext{});
+}
+
+TEST(PolicySet, CompilesExtendsRoutesAndRunsItsTests) {
+  Result<std::shared_ptr<const PolicySet>> set = Parse(kPolicies);
+  ASSERT_TRUE(set.ok()) << set.status().message();
+  const PolicySet& s = **set;
+  EXPECT_EQ(s.names(), (std::vector<std::string>{"base", "strict"}));
+  EXPECT_EQ(s.default_policy().name(), "base");
+  EXPECT_EQ(s.Select({"acme", "", "/v1/chat/completions", "m"})->name(), "strict");
+  EXPECT_EQ(s.Select({"other", "", "/v1/completions", "mixtral"})->name(), "strict");
+  EXPECT_EQ(s.Select({"other", "", "/v1/chat/completions", "mixtral"})->name(), "base");
+  const Policy& strict = *s.Find("strict");
+  EXPECT_EQ(strict.input().size(), 2u);  // pii inherited, deny replaced
+  EXPECT_EQ(strict.options().on_block, BlockResponse::kRefusal);
+  EXPECT_EQ(strict.options().message, "Blocked by policy.");  // inherited
+  EXPECT_EQ(strict.options().tests.size(), 4u);               // the parent's tests too
+  int n = 0;
+  std::vector<TestFailure> failures = RunPolicyTests(s, &n);
+  EXPECT_EQ(n, 7);
+  // The parent's "deny list blocks" test fails under strict (its deny list was replaced): a
+  // child that changes behaviour must restate its tests, and the runner says so precisely.
+  ASSERT_EQ(failures.size(), 1u);
+  EXPECT_EQ(failures[0].policy, "strict");
+  EXPECT_EQ(failures[0].test, "deny list blocks");
+  EXPECT_NE(failures[0].reason.find("expected block, got allow"), std::string::npos)
+      << failures[0].reason;
+}
+
+TEST(PolicySet, VersionsIgnoreFormattingButNotContent) {
+  const std::string a =
+      "version: 1\npolicies:\n  p:\n    input:\n      - {id: r, type: regex, "
+      "patterns: [{id: x, pattern: abc}]}\n";
+  const std::string b =
+      "# a comment\nversion: 1\npolicies:\n  p:\n    input:\n    - id: r\n"
+      "      type: regex\n      patterns:\n      - id: x\n        pattern: "
+      "'abc'\n";
+  const std::string c =
+      "version: 1\npolicies:\n  p:\n    input:\n      - {id: r, type: regex, "
+      "patterns: [{id: x, pattern: abd}]}\n";
+  const std::string va = (*Parse(a))->default_policy().version();
+  EXPECT_EQ(va.size(), 64u);
+  EXPECT_EQ((*Parse(b))->default_policy().version(), va);
+  EXPECT_NE((*Parse(c))->default_policy().version(), va);
+}
+
+TEST(PolicySet, ErrorsNameFileLineAndField) {
+  auto err = [](std::string_view yaml) {
+    Result<std::shared_ptr<const PolicySet>> s = Parse(yaml);
+    return s.ok() ? std::string("OK") : s.status().message();
+  };
+  EXPECT_EQ(err("policies: {p: {}}"), "p.yaml:1:1: version: is required (version: 1)");
+  EXPECT_EQ(err("version: 1\npolicies:\n  p:\n    inputs: []\n"),
+            "p.yaml:4:5: policies.p.inputs: unknown key");
+  EXPECT_EQ(err("version: 1\npolicies:\n  p:\n    input:\n      - {id: r, type: regexp}\n"),
+            "p.yaml:5:23: policies.p.input[0].type: unknown stage type 'regexp' (known: pii, "
+            "regex)");
+  const std::string bad_regex = err(
+      "version: 1\npolicies:\n  p:\n    input:\n      - {id: r, type: regex, patterns: [{id: x, "
+      "pattern: 'a(b'}]}\n");
+  EXPECT_EQ(bad_regex.rfind("p.yaml:5:9: policies.p.input[0]: ", 0), 0u) << bad_regex;
+  EXPECT_NE(bad_regex.find("missing )"), std::string::npos) << bad_regex;
+  EXPECT_EQ(err("version: 1\npolicies:\n  p:\n    input:\n      - {id: r, type: regex, mode: "
+                "loud, patterns: [{id: x, pattern: a}]}\n"),
+            "p.yaml:5:36: policies.p.input[0].mode: must be enforce or shadow");
+  EXPECT_EQ(err("version: 1\npolicies:\n  p: {extends: q}\n"),
+            "p.yaml:3:16: policies.p.extends: no policy named 'q'");
+  EXPECT_EQ(err("version: 1\npolicies:\n  p: {extends: q}\n  q: {extends: p}\n"),
+            "p.yaml:3:6: policies.p.extends: inheritance cycle");
+  EXPECT_EQ(err("version: 1\npolicies:\n  p: {}\nroutes:\n  - {tenant: a, policy: nope}\n"),
+            "p.yaml:5:25: routes[0].policy: no policy named 'nope'");
+  EXPECT_EQ(err("version: 1\npolicies:\n  p: {}\n  q: {}\n"),
+            "p.yaml:1:1: default: name the default policy (several policies, none called "
+            "default)");
+  EXPECT_EQ(err("version: 1\npolicies:\n  p:\n    tests:\n      - {input: x, expect: {action: "
+                "stop}}\n"),
+            "p.yaml:5:37: policies.p.tests[0].expect.action: must be allow, flag, redact or "
+            "block");
+  EXPECT_EQ(err("version: 1\npolicies:\n  p: {on_error: ignore}\n"),
+            "p.yaml:3:17: policies.p.on_error: must be block or allow");
+}
+
+TEST(PolicySet, ShadowStagesNeverChangeTheDecision) {
+  Result<std::shared_ptr<const PolicySet>> set = Parse(
+      "version: 1\npolicies:\n  p:\n    input:\n      - {id: r, type: regex, mode: shadow, "
+      "patterns: [{id: x, pattern: secret}]}\n");
+  ASSERT_TRUE(set.ok()) << set.status().message();
+  const std::vector<Turn> turns = {{"user", "a secret"}};
+  InputDecision d = (*set)->default_policy().EvaluateInput(turns);
+  EXPECT_EQ(d.verdict.action, pipeline::Action::kAllow);
+  EXPECT_EQ(d.verdict.shadow.size(), 1u);
+  EXPECT_FALSE(d.changed);
+  EXPECT_EQ(d.turns[0].content, "a secret");
+}
+
+TEST(PolicyStore, ReloadKeepsTheLastGoodVersion) {
+  const std::string dir =
+      std::filesystem::temp_directory_path() / ("parapet-policy-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string path = dir + "/p.yaml";
+  const std::string good =
+      "version: 1\npolicies:\n  p:\n    input:\n      - {id: r, type: regex, patterns: [{id: x, "
+      "pattern: foo}]}\n    tests:\n      - {input: foo, expect: {action: block}}\n";
+  std::ofstream(path) << good;
+  Result<std::unique_ptr<PolicyStore>> store = PolicyStore::Open(path, CompileContext{});
+  ASSERT_TRUE(store.ok()) << store.status().message();
+  const std::string v1 = (*store)->current()->default_policy().version();
+  // A broken regex, a failing test, an unknown field: each is refused, v1 keeps serving.
+  for (const std::string& bad :
+       {std::string("version: 1\npolicies:\n  p:\n    input:\n      - {id: r, type: regex, "
+                    "patterns: [{id: x, pattern: 'f(o'}]}\n"),
+        std::string("version: 1\npolicies:\n  p:\n    tests:\n      - {input: foo, expect: "
+                    "{action: block}}\n"),
+        std::string("version: 1\npolicies:\n  p: {colour: red}\n")}) {
+    std::ofstream(path) << bad;
+    Status s = (*store)->Reload();
+    EXPECT_FALSE(s.ok());
+    EXPECT_NE(s.message().find(path), std::string::npos) << s.message();
+    EXPECT_EQ((*store)->current()->default_policy().version(), v1);
+  }
+  std::ofstream(path) << good << "    description: changed\n";
+  EXPECT_TRUE((*store)->Reload().ok());
+  EXPECT_NE((*store)->current()->default_policy().version(), v1);
+  EXPECT_EQ((*store)->generation(), 2u);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace parapet::policies
