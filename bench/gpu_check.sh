@@ -51,7 +51,7 @@ fi
 echo "build ok"
 
 section "tests (CUDA host logic + label gpu)"
-ctest --test-dir "$build" --output-on-failure -j 4 --timeout 300 2>&1 | tail -40
+ctest --test-dir "$build" --output-on-failure -j 4 --timeout 150 2>&1 | tail -40
 tests_rc=${PIPESTATUS[0]}
 ctest --test-dir "$build" -L gpu -N | tail -1
 
