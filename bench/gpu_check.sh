@@ -56,7 +56,7 @@ tests_rc=${PIPESTATUS[0]}
 ctest --test-dir "$build" -L gpu -N | tail -1
 
 section "gpu test details"
-"$build/tests/parapet_gpu_tests" 2>&1 | grep -E "^\[ +(OK|FAILED|SKIPPED) +\]|Failure|error|Expected|Which is|actual" | head -60
+"$(find "$build/tests" -name parapet_gpu_tests -type f | head -1)" 2>&1 | grep -E "^\[ +(OK|FAILED|SKIPPED) +\]|Failure|error|Expected|Which is|actual" | head -60
 
 section benchmark
 fixtures=""
