@@ -9,7 +9,7 @@
 #   OUT                    folder for the full log (gpu_check.log); default ./gpu-check-out
 #   PARAPET_SHARED_DIR     shared data folder holding data/engine/models/*.gguf.xz (default ../shared)
 #   PARAPET_GTEST_SOURCE_DIR  GoogleTest sources (default third_party/googletest, /usr/src/googletest)
-#   PARAPET_CUDA_ARCHS     CMAKE_CUDA_ARCHITECTURES (default native)
+#   PARAPET_CUDA_ARCHS     CMAKE_CUDA_ARCHITECTURES (default 90, Hopper)
 #   PARAPET_GPU_LAYERS     layers of the Mixtral-shaped stacks (default 4)
 #   PARAPET_GPU_ENCODINGS  their encodings (default Q8_0,Q4_K,Q4_K_M,Q6_K,Q4_0,F16)
 # Finishes in well under 8 minutes on an H200 (build ~1 min, tests ~1 min, bench ~3 min).
@@ -26,7 +26,7 @@ if [ -z "$gtest" ]; then
     if [ -f "$d/CMakeLists.txt" ]; then gtest=$d; break; fi
   done
 fi
-archs=${PARAPET_CUDA_ARCHS:-native}
+archs=${PARAPET_CUDA_ARCHS:-90}
 start=$(date +%s)
 section() { echo; echo "==== $* ($(($(date +%s) - start))s) ===="; }
 
@@ -51,6 +51,13 @@ fi
 echo "build ok"
 
 section "tests (CUDA host logic + label gpu)"
+if ! command -v xz >/dev/null; then  # prepare_fixtures.sh needs xz; decompress here instead
+  mkdir -p "$build/testdata/engine"
+  for f in "$shared"/data/engine/models/*.gguf.xz; do
+    python3 -c 'import lzma,shutil,sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2],"wb"))' \
+      "$f" "$build/testdata/engine/$(basename "${f%.xz}")"
+  done
+fi
 ctest --test-dir "$build" --output-on-failure -j 4 --timeout 150 2>&1 | tail -40
 tests_rc=${PIPESTATUS[0]}
 ctest --test-dir "$build" -L gpu -N | tail -1
