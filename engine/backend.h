@@ -121,9 +121,10 @@ class Backend {
   virtual void Route(const float* logits, int64_t n, int32_t n_expert, int32_t k, int32_t* ids,
                      float* weights) = 0;
 
-  // The routed expert FFN: out[i] = sum over j < k, in ascending expert order, of
-  // weights[i*k+j] * down_e(silu(gate_e · x[i]) * (up_e · x[i])) with e = ids[i*k+j].
-  // x and out are [n, n_embd]; ids/weights as written by Route.
+  // The routed expert FFN, added to out: out[i] += f[i] where f[i] = the sum over j < k, in
+  // ascending expert order, of weights[i*k+j] * down_e(silu(gate_e · x[i]) * (up_e · x[i]))
+  // with e = ids[i*k+j] (f summed first, then added). x and out are [n, n_embd], distinct;
+  // ids/weights as written by Route.
   virtual void MoeFfn(const ExpertWeights& w, const float* x, const int32_t* ids,
                       const float* weights, int64_t n, int32_t k, float* out) = 0;
 };

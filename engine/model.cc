@@ -82,7 +82,6 @@ enum Slot : int {
   kRouter,   // [n, n_expert]
   kIds,      // [n, n_expert_used] int32 expert ids
   kWeights,  // [n, n_expert_used] routing weights
-  kFfnOut,   // [n, n_embd]
   kLogits,   // [m, n_vocab]
 };
 
@@ -205,13 +204,12 @@ void Model::MoeFeedForward(int layer, int64_t n) {
   float* router = Scratch(kRouter, n * c.n_expert);
   auto* ids = static_cast<int32_t*>(be.Buffer(kIds, sizeof(int32_t) * static_cast<size_t>(n * k)));
   float* weights = Scratch(kWeights, n * k);
-  float* ffn_out = Scratch(kFfnOut, n * c.n_embd);
   be.MatMul(l.ffn_router, 0, xn, n, router);  // [n, n_expert]
   // Routing: softmax over experts -> top-k -> renormalise the k weights.
   be.Route(router, n, c.n_expert, k, ids, weights);  // [n, k] ids and weights
+  // x += sum of the k experts' outputs, weighted  [n, n_embd]
   be.MoeFfn(ExpertWeights{&l.ffn_gate_exps, &l.ffn_up_exps, &l.ffn_down_exps}, xn, ids, weights, n,
-            k, ffn_out);  // [n, n_embd]
-  be.AddScaled(x, ffn_out, 1.0f, n * c.n_embd);
+            k, x);
 }
 
 }  // namespace parapet::engine

@@ -115,7 +115,8 @@ class CpuBackend final : public Backend {
         routed[static_cast<size_t>(ids[i * k + j])].emplace_back(i, weights[i * k + j]);
       }
     }
-    std::fill(out, out + n * n_embd, 0.0f);
+    ffn_out_.assign(static_cast<size_t>(n * n_embd), 0.0f);
+    float* f = ffn_out_.data();
     for (size_t e = 0; e < routed.size(); ++e) {
       const auto& list = routed[e];
       if (list.empty()) continue;
@@ -135,9 +136,10 @@ class CpuBackend final : public Backend {
       MatMul(*w.down, mat, gate_.data(), m, expert_out_.data());  // [m, n_embd]
       for (int64_t j = 0; j < m; ++j) {
         const auto& [row, weight] = list[static_cast<size_t>(j)];
-        AddScaled(out + row * n_embd, expert_out_.data() + j * n_embd, weight, n_embd);
+        AddScaled(f + row * n_embd, expert_out_.data() + j * n_embd, weight, n_embd);
       }
     }
+    AddScaled(out, f, 1.0f, n * n_embd);
   }
 
   void MatMul(const WeightTensor& w, int64_t mat, const float* x, int64_t n, float* y) override {
@@ -352,6 +354,7 @@ class CpuBackend final : public Backend {
   std::vector<float> gate_;        // [m, n_ff]
   std::vector<float> up_;          // [m, n_ff]
   std::vector<float> expert_out_;  // [m, n_embd]
+  std::vector<float> ffn_out_;     // [n, n_embd] sum of the experts' outputs
   std::vector<uint8_t> act_;
   std::vector<float> scores_;
 };

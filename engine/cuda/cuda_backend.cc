@@ -112,6 +112,7 @@ class CudaBackend final : public Backend {
     if (b.ptr != nullptr) retired_.push_back(b.ptr);  // enqueued work may still read it
     b.ptr = p;
     b.bytes = size;
+    if (slot == kActQ || slot == kActD) quantized_ = Quantized{};
     GraphsInvalid();
     return p;
   }
@@ -185,6 +186,7 @@ class CudaBackend final : public Backend {
   }
 
   void Write(void* dst, const void* host_src, size_t bytes) override {
+    Touched();
     const void* staged = Stage(host_src, bytes, kTagUnique);
     if (staged != nullptr && Launching()) {
       Ok(cudaMemcpyAsync(dst, staged, bytes, cudaMemcpyDeviceToDevice, stream_), "Write");
@@ -205,6 +207,7 @@ class CudaBackend final : public Backend {
   // ---- steps ----
 
   void BeginStep(uint64_t key) override {
+    Touched();
     in_step_ = true;
     step_error_ = Status::Ok();
     arena_.Reset();
@@ -281,18 +284,32 @@ class CudaBackend final : public Backend {
     a.y = y;
     a.rows_per_block = GemvRowsPerBlock(n);
     if (!SetActivations(*dw, x, n, kActQ, kActD, &a)) return;
+    if (y == quantized_.x) quantized_ = Quantized{};  // overwritten
     Ok(LaunchGemv(a, stream_), "MatMul");
   }
 
   void RmsNorm(const float* x, const float* weight, int64_t n, int64_t dim, float eps,
                float* y) override {
+    Touched();
     const float* w = Vector(weight);
+    // The products after a norm read its output: quantise it to int8 in the same kernel (the
+    // quantised copy is what SetActivations would make; float-weight products ignore it).
+    const bool quantize = dim % 32 == 0;
+    int8_t* q = nullptr;
+    float* d = nullptr;
+    if (quantize) {
+      q = static_cast<int8_t*>(Buffer(kActQ, static_cast<size_t>(n * dim)));
+      d = static_cast<float*>(Buffer(kActD, sizeof(float) * 2 * n * (dim / 32)));
+    }
     if (w == nullptr || !Launching()) return;
-    Ok(LaunchRmsNorm(x, w, n, dim, eps, y, stream_), "RmsNorm");
+    if (Ok(LaunchRmsNorm(x, w, n, dim, eps, y, q, d, stream_), "RmsNorm") && quantize) {
+      quantized_ = Quantized{y, n, dim, kActQ};
+    }
   }
 
   void Rope(float* q, float* k, std::span<const int32_t> pos, int32_t n_head, int32_t n_head_kv,
             int32_t head_dim, const RopeParams& p) override {
+    Touched();
     const auto* dpos =
         static_cast<const int32_t*>(Stage(pos.data(), pos.size_bytes(), kTagPositions));
     const float* ff = p.freq_factors != nullptr ? Vector(p.freq_factors) : nullptr;
@@ -306,6 +323,7 @@ class CudaBackend final : public Backend {
   void Attention(int32_t layer, const float* q, const float* k, const float* v,
                  std::span<const AttentionRow> rows, int32_t n_head, int32_t n_head_kv,
                  int32_t head_dim, float* out) override {
+    Touched();
     rows_.resize(rows.size());
     for (size_t i = 0; i < rows.size(); ++i) {
       KvCache* kv = rows[i].kv;
@@ -324,14 +342,17 @@ class CudaBackend final : public Backend {
   }
 
   void SwiGlu(float* gate, const float* up, int64_t n_elems) override {
+    Touched();
     if (Launching()) Ok(LaunchSwiGlu(gate, up, n_elems, stream_), "SwiGlu");
   }
 
   void AddScaled(float* y, const float* x, float scale, int64_t n_elems) override {
+    Touched();
     if (Launching()) Ok(LaunchAddScaled(y, x, scale, n_elems, stream_), "AddScaled");
   }
 
   void GatherRows(const float* x, std::span<const int32_t> rows, int64_t dim, float* y) override {
+    Touched();
     const auto* drows =
         static_cast<const int32_t*>(Stage(rows.data(), rows.size_bytes(), kTagGather));
     if (drows == nullptr || !Launching()) return;
@@ -339,9 +360,16 @@ class CudaBackend final : public Backend {
        "GatherRows");
   }
 
+  // Also groups the pairs by expert for the MoeFfn that follows (one launch for both).
   void Route(const float* logits, int64_t n, int32_t n_expert, int32_t k, int32_t* ids,
              float* weights) override {
-    if (Launching()) Ok(LaunchRoute(logits, n, n_expert, k, ids, weights, stream_), "Route");
+    routed_ = Routed{};  // writes no activations: the quantised norm output stays valid
+    auto* perm = static_cast<int32_t*>(Buffer(kMoePerm, sizeof(int32_t) * n * k));
+    auto* offsets = static_cast<int32_t*>(Buffer(kMoeOffsets, sizeof(int32_t) * (n_expert + 1)));
+    if (!Launching()) return;
+    if (Ok(LaunchRoute(logits, n, n_expert, k, ids, weights, offsets, perm, stream_), "Route")) {
+      routed_ = Routed{ids, n * k, n_expert};
+    }
   }
 
   void MoeFfn(const ExpertWeights& w, const float* x, const int32_t* ids, const float* weights,
@@ -359,39 +387,90 @@ class CudaBackend final : public Backend {
     auto* g = static_cast<float*>(Buffer(kMoeGate, sizeof(float) * n_pairs * n_ff));
     auto* u = static_cast<float*>(Buffer(kMoeUp, sizeof(float) * n_pairs * n_ff));
     auto* dn = static_cast<float*>(Buffer(kMoeDown, sizeof(float) * n_pairs * n_embd));
+    const bool grouped_by_route =
+        routed_.ids == ids && routed_.n_pairs == n_pairs && routed_.n_expert == n_expert;
+    routed_ = Routed{};
+    if (out == quantized_.x) quantized_ = Quantized{};  // written below
     if (!Launching()) return;
-    // (token, expert) pairs sorted by expert, on the device.
-    if (!Ok(LaunchGroupByExpert(ids, n_pairs, n_expert, offsets, perm, stream_), "MoE group")) {
+    // (token, expert) pairs sorted by expert, on the device (done by Route when it made `ids`).
+    const int rpb = GemvRowsPerBlock(n);
+    if (rpb != 1 && !grouped_by_route &&
+        !Ok(LaunchGroupByExpert(ids, n_pairs, n_expert, offsets, perm, stream_), "MoE group")) {
       return;
     }
-    const int rpb = GemvRowsPerBlock(n);
-    auto grouped = [&](const DeviceWeight& dw, const float* in, int64_t in_rows, int32_t x_div,
-                       int act_q, int act_d, float* y) {
+    // One token: a block column per (token, expert) pair, no empty blocks. Batches: columns per
+    // expert and group of rows in the expert-sorted order.
+    auto GroupedArgs = [&](const DeviceWeight& dw, float* y, int32_t x_div) {
       GemvArgs a = Args(dw);
       a.y = y;
-      a.perm = perm;
-      a.offsets = offsets;
       a.x_div = x_div;
-      a.n_expert = n_expert;
-      a.groups_per_expert = GemvGroupsPerExpert(n, rpb);
       a.rows_per_block = rpb;
+      a.perm = perm;
+      if (rpb == 1) {
+        a.ids = ids;
+        a.n = n_pairs;
+      } else {
+        a.offsets = offsets;
+        a.n_expert = n_expert;
+        a.groups_per_expert = GemvGroupsPerExpert(n, rpb);
+      }
+      return a;
+    };
+    auto grouped = [&](const DeviceWeight& dw, const float* in, int64_t in_rows, int32_t x_div,
+                       int act_q, int act_d, float* y) {
+      GemvArgs a = GroupedArgs(dw, y, x_div);
       return SetActivations(dw, in, in_rows, act_q, act_d, &a) &&
              Ok(LaunchGemv(a, stream_), "MoE expert product");
     };
     // gate/up read token p / k of x; the shared int8 copy of x serves both when types agree.
     if (!grouped(*gate, x, n, k, kActQ, kActD, g)) return;
     const bool reuse = up->layout.int8_act == gate->layout.int8_act;
-    if (!(reuse ? GroupedReuse(*up, x, k, perm, offsets, n_expert, n, rpb, u)
-                : grouped(*up, x, n, k, kActQ, kActD, u))) {
+    if (reuse) {
+      GemvArgs a = GroupedArgs(*up, u, k);
+      if (up->layout.int8_act) {
+        a.xq = static_cast<const int8_t*>(buffers_[kActQ].ptr);
+        a.xd = static_cast<const float*>(buffers_[kActD].ptr);
+      } else {
+        a.x = x;
+      }
+      if (!Ok(LaunchGemv(a, stream_), "MoE expert product")) return;
+    } else if (!grouped(*up, x, n, k, kActQ, kActD, u)) {
       return;
     }
-    if (!Ok(LaunchSwiGlu(g, u, n_pairs * n_ff, stream_), "MoE SwiGlu")) return;
-    if (!grouped(*down, g, n_pairs, 1, kMoeActQ, kMoeActD, dn)) return;
+    if (down->layout.int8_act) {  // SwiGLU fused into the down product's activation quantisation
+      auto* q = static_cast<int8_t*>(Buffer(kMoeActQ, static_cast<size_t>(n_pairs * n_ff)));
+      auto* d = static_cast<float*>(Buffer(kMoeActD, sizeof(float) * 2 * n_pairs * (n_ff / 32)));
+      if (!Launching() ||
+          !Ok(LaunchQuantizeActivations(g, u, n_pairs, n_ff, q, d, stream_), "MoE SwiGlu")) {
+        return;
+      }
+      GemvArgs a = GroupedArgs(*down, dn, 1);
+      a.xq = q;
+      a.xd = d;
+      if (!Ok(LaunchGemv(a, stream_), "MoE expert product")) return;
+    } else {
+      if (!Ok(LaunchSwiGlu(g, u, n_pairs * n_ff, stream_), "MoE SwiGlu")) return;
+      if (!grouped(*down, g, n_pairs, 1, kMoeActQ, kMoeActD, dn)) return;
+    }
     Ok(LaunchCombineExperts(dn, ids, weights, n, k, n_embd, out, stream_), "MoE combine");
   }
 
  private:
   enum class Mode { kEager, kCapture, kReplay };
+  // The activations last quantised into slot `slot` (x == nullptr: none).
+  struct Quantized {
+    const float* x = nullptr;
+    int64_t n = 0;
+    int64_t cols = 0;
+    int slot = 0;
+    bool operator==(const Quantized&) const = default;
+  };
+  // The ids last written by Route, whose pairs it grouped into kMoePerm / kMoeOffsets.
+  struct Routed {
+    const int32_t* ids = nullptr;
+    int64_t n_pairs = 0;
+    int32_t n_expert = 0;
+  };
   struct Buf {
     void* ptr = nullptr;
     size_t bytes = 0;
@@ -413,6 +492,13 @@ class CudaBackend final : public Backend {
   }
   // Whether ops enqueue work now (not when replaying a graph, nor after an error).
   bool Launching() const { return status_.ok() && step_error_.ok() && mode_ != Mode::kReplay; }
+
+  // Forgets what the activation and routing caches hold: called by every op that may write
+  // device memory other than a product's output.
+  void Touched() {
+    quantized_ = Quantized{};
+    routed_ = Routed{};
+  }
 
   void GraphsInvalid() {
     if (mode_ == Mode::kCapture) {
@@ -464,28 +550,17 @@ class CudaBackend final : public Backend {
     if (!Launching()) return false;
     a->xq = q;
     a->xd = d;
-    return Ok(LaunchQuantizeActivations(x, n, dw.cols, q, d, stream_), "activation quantisation");
-  }
-  // The up product over the activations the gate product just set (int8 or float, unchanged).
-  bool GroupedReuse(const DeviceWeight& dw, const float* x, int32_t k, const int32_t* perm,
-                    const int32_t* offsets, int32_t n_expert, int64_t n, int rpb, float* y) {
-    GemvArgs a = Args(dw);
-    a.y = y;
-    a.perm = perm;
-    a.offsets = offsets;
-    a.x_div = k;
-    a.n_expert = n_expert;
-    a.groups_per_expert = GemvGroupsPerExpert(n, rpb);
-    a.rows_per_block = rpb;
-    if (dw.layout.int8_act) {
-      a.xq = static_cast<const int8_t*>(buffers_[kActQ].ptr);
-      a.xd = static_cast<const float*>(buffers_[kActD].ptr);
-    } else {
-      a.x = x;
+    // wq/wk/wv (and gate/up) read the same activations: quantise them once.
+    const Quantized now{x, n, dw.cols, act_q};
+    if (quantized_ == now) return true;
+    quantized_ = Quantized{};
+    if (!Ok(LaunchQuantizeActivations(x, nullptr, n, dw.cols, q, d, stream_),
+            "activation quantisation")) {
+      return false;
     }
-    return Ok(LaunchGemv(a, stream_), "MoE expert product");
+    quantized_ = now;
+    return true;
   }
-
   // Copies host bytes into the staging area; returns their device address (nullptr on error).
   // `data` is what is copied when it differs from the memo key `key`.
   const void* Stage(const void* key, size_t bytes, int tag, const void* data = nullptr) {
@@ -549,6 +624,8 @@ class CudaBackend final : public Backend {
   std::unordered_map<const float*, float*> vectors_;
   std::vector<float> embed_;
   std::vector<AttentionRowInfo> rows_;
+  Quantized quantized_;
+  Routed routed_;
 };
 
 Status DeviceUnavailable(cudaError_t e) {

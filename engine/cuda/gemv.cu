@@ -209,7 +209,10 @@ __global__ void __launch_bounds__(kGemvWarps * 32) GemvKernel(GemvArgs a) {
   int64_t mat = a.mat;
   int64_t begin = g * kN;
   int64_t end = a.n;
-  if (a.perm != nullptr) {
+  const bool sorted = a.perm != nullptr && a.ids == nullptr;
+  if (a.ids != nullptr) {
+    mat = a.ids[g];
+  } else if (sorted) {
     const GroupSlice s = GroupOf(g, a.groups_per_expert, a.offsets, kN);
     mat = s.expert;
     begin = s.begin;
@@ -222,7 +225,7 @@ __global__ void __launch_bounds__(kGemvWarps * 32) GemvKernel(GemvArgs a) {
 #pragma unroll
   for (int j = 0; j < kN; ++j) {
     const int64_t i = begin + (j < cnt ? j : 0);  // rows past cnt repeat row 0, unwritten
-    const int64_t p = a.perm != nullptr ? a.perm[i] : i;
+    const int64_t p = sorted ? a.perm[i] : i;
     const int64_t xr = p / a.x_div;
     out_row[j] = p;
     acts.off[j] = xr * a.cols;
@@ -249,7 +252,8 @@ __global__ void __launch_bounds__(kGemvWarps * 32) GemvKernel(GemvArgs a) {
 
 template <int kType>
 cudaError_t LaunchType(const GemvArgs& a, cudaStream_t stream) {
-  const bool grouped = a.perm != nullptr;
+  const bool grouped = a.perm != nullptr && a.ids == nullptr;
+  if (a.ids != nullptr && a.rows_per_block != 1) return cudaErrorInvalidValue;
   const Grid2 grid = grouped ? GroupedGemvGrid(a.rows, a.groups_per_expert * a.rows_per_block,
                                                a.n_expert, a.rows_per_block)
                              : GemvGrid(a.rows, a.n, a.rows_per_block);
@@ -267,11 +271,14 @@ cudaError_t LaunchType(const GemvArgs& a, cudaStream_t stream) {
 // ---- activation quantisation ----
 
 // One warp per 32-element block: scale = amax / 127, q = round(x / scale).
-__global__ void QuantizeKernel(const float* x, int64_t n_blocks, int8_t* xq, float* xd) {
+// With `up`, quantises silu(x) * up instead (SwiGLU fused, rounding as the SwiGlu kernel).
+__global__ void QuantizeKernel(const float* x, const float* up, int64_t n_blocks, int8_t* xq,
+                               float* xd) {
   const int64_t b = static_cast<int64_t>(blockIdx.x) * (blockDim.x / 32) + (threadIdx.x >> 5);
   if (b >= n_blocks) return;
   const int lane = static_cast<int>(threadIdx.x & 31);
-  const float v = x[b * 32 + lane];
+  float v = x[b * 32 + lane];
+  if (up != nullptr) v = __fmul_rn(v / (1.0f + expf(-v)), up[b * 32 + lane]);
   float amax = fabsf(v);
 #pragma unroll
   for (int o = 16; o > 0; o >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xFFFFFFFFu, amax, o));
@@ -312,13 +319,13 @@ cudaError_t LaunchGemv(const GemvArgs& a, cudaStream_t stream) {
   }
 }
 
-cudaError_t LaunchQuantizeActivations(const float* x, int64_t n, int64_t cols, int8_t* xq,
-                                      float* xd, cudaStream_t stream) {
+cudaError_t LaunchQuantizeActivations(const float* x, const float* up, int64_t n, int64_t cols,
+                                      int8_t* xq, float* xd, cudaStream_t stream) {
   const int64_t n_blocks = n * cols / 32;
   if (n_blocks == 0) return cudaSuccess;
   constexpr int kWarps = 8;
   QuantizeKernel<<<static_cast<unsigned>((n_blocks + kWarps - 1) / kWarps), kWarps * 32, 0,
-                   stream>>>(x, n_blocks, xq, xd);
+                   stream>>>(x, up, n_blocks, xq, xd);
   return cudaGetLastError();
 }
 

@@ -34,6 +34,9 @@ struct GemvArgs {
   int32_t x_div = 1;
   int32_t n_expert = 0;
   int64_t groups_per_expert = 0;
+  // Pair products (rows_per_block 1, perm unused): block column g computes pair g with expert
+  // ids[g], activation row g / x_div, output row g, for g < n.
+  const int32_t* ids = nullptr;
   int rows_per_block = 1;  // 1 or kGemvMaxRows
 };
 
@@ -41,8 +44,9 @@ struct GemvArgs {
 cudaError_t LaunchGemv(const GemvArgs& a, cudaStream_t stream);
 
 // Quantises n rows of `cols` floats (cols % 32 == 0) to int8 per 32 (scale = amax / 127):
-// xq [n, cols], xd [n, cols / 32, 2] = (scale, scale * sum of the quants).
-cudaError_t LaunchQuantizeActivations(const float* x, int64_t n, int64_t cols, int8_t* xq,
-                                      float* xd, cudaStream_t stream);
+// xq [n, cols], xd [n, cols / 32, 2] = (scale, scale * sum of the quants). With `up` (else
+// nullptr) it quantises silu(x) * up, the SwiGLU of the two, without writing it.
+cudaError_t LaunchQuantizeActivations(const float* x, const float* up, int64_t n, int64_t cols,
+                                      int8_t* xq, float* xd, cudaStream_t stream);
 
 }  // namespace parapet::engine::cuda

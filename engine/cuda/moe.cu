@@ -4,10 +4,9 @@
 namespace parapet::engine::cuda {
 namespace {
 
-__global__ void RouteKernel(const float* logits, int64_t n, int32_t n_expert, int32_t k,
-                            int32_t* ids, float* weights) {
-  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i >= n) return;
+// Routes token i (the CPU backend's Route).
+__device__ void RouteToken(const float* logits, int64_t i, int32_t n_expert, int32_t k,
+                           int32_t* ids, float* weights) {
   const float* l = logits + i * n_expert;
   float p[kMaxExperts];
   float mx = l[0];
@@ -36,11 +35,11 @@ __global__ void RouteKernel(const float* logits, int64_t n, int32_t n_expert, in
   }
 }
 
-// One block; thread e < n_expert counts and lists expert e's pairs in order.
-__global__ void GroupKernel(const int32_t* ids, int64_t n_pairs, int32_t n_expert, int32_t* offsets,
-                            int32_t* perm) {
+// Thread e < n_expert counts and lists expert e's pairs in order (block-wide; ids visible).
+__device__ void GroupPairs(const int32_t* ids, int64_t n_pairs, int32_t n_expert, int32_t* offsets,
+                           int32_t* perm) {
   __shared__ int32_t counts[kMaxExperts];
-  const int32_t e = static_cast<int32_t>(threadIdx.x);
+  const auto e = static_cast<int32_t>(threadIdx.x);
   if (e < n_expert) {
     int32_t c = 0;
     for (int64_t p = 0; p < n_pairs; ++p) c += ids[p] == e;
@@ -56,6 +55,21 @@ __global__ void GroupKernel(const int32_t* ids, int64_t n_pairs, int32_t n_exper
       if (ids[p] == e) perm[begin++] = static_cast<int32_t>(p);
     }
   }
+}
+
+// One block: every token routed, then (when offsets != nullptr) the pairs grouped.
+__global__ void RouteKernel(const float* logits, int64_t n, int32_t n_expert, int32_t k,
+                            int32_t* ids, float* weights, int32_t* offsets, int32_t* perm) {
+  for (int64_t i = threadIdx.x; i < n; i += blockDim.x)
+    RouteToken(logits, i, n_expert, k, ids, weights);
+  if (offsets == nullptr) return;
+  __syncthreads();
+  GroupPairs(ids, n * k, n_expert, offsets, perm);
+}
+
+__global__ void GroupKernel(const int32_t* ids, int64_t n_pairs, int32_t n_expert, int32_t* offsets,
+                            int32_t* perm) {
+  GroupPairs(ids, n_pairs, n_expert, offsets, perm);
 }
 
 __global__ void CombineKernel(const float* y, const int32_t* ids, const float* weights, int32_t k,
@@ -78,19 +92,17 @@ __global__ void CombineKernel(const float* y, const int32_t* ids, const float* w
       acc =
           w == 1.0f ? __fadd_rn(acc, y[p * dim + d]) : __fadd_rn(acc, __fmul_rn(w, y[p * dim + d]));
     }
-    out[i * dim + d] = acc;
+    out[i * dim + d] = __fadd_rn(out[i * dim + d], acc);
   }
 }
 
 }  // namespace
 
 cudaError_t LaunchRoute(const float* logits, int64_t n, int32_t n_expert, int32_t k, int32_t* ids,
-                        float* weights, cudaStream_t stream) {
+                        float* weights, int32_t* offsets, int32_t* perm, cudaStream_t stream) {
   if (n == 0) return cudaSuccess;
   if (n_expert > kMaxExperts || k > kMaxExpertsUsed || k > n_expert) return cudaErrorInvalidValue;
-  constexpr int kThreads = 64;
-  RouteKernel<<<static_cast<unsigned>((n + kThreads - 1) / kThreads), kThreads, 0, stream>>>(
-      logits, n, n_expert, k, ids, weights);
+  RouteKernel<<<1, kMaxExperts, 0, stream>>>(logits, n, n_expert, k, ids, weights, offsets, perm);
   return cudaGetLastError();
 }
 

@@ -6,7 +6,8 @@ namespace {
 
 constexpr int kNormThreads = 256;
 
-__global__ void RmsNormKernel(const float* x, const float* w, int64_t dim, float eps, float* y) {
+__global__ void RmsNormKernel(const float* x, const float* w, int64_t dim, float eps, float* y,
+                              int8_t* xq, float* xd) {
   const float* xi = x + blockIdx.x * dim;
   float* yi = y + blockIdx.x * dim;
   double sum = 0;
@@ -22,8 +23,31 @@ __global__ void RmsNormKernel(const float* x, const float* w, int64_t dim, float
 #pragma unroll
   for (int i = 0; i < kNormThreads / 32; ++i) total += part[i];
   const float scale = 1.0f / sqrtf(static_cast<float>(total / static_cast<double>(dim)) + eps);
+  if (xq == nullptr) {
+    for (int64_t d = threadIdx.x; d < dim; d += kNormThreads) {
+      yi[d] = __fmul_rn(__fmul_rn(xi[d], scale), w[d]);
+    }
+    return;
+  }
+  // dim % 32 == 0: each warp's 32 consecutive elements are one quantisation block.
+  const int lane = static_cast<int>(threadIdx.x & 31);
   for (int64_t d = threadIdx.x; d < dim; d += kNormThreads) {
-    yi[d] = __fmul_rn(__fmul_rn(xi[d], scale), w[d]);
+    const float v = __fmul_rn(__fmul_rn(xi[d], scale), w[d]);
+    yi[d] = v;
+    float amax = fabsf(v);
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xFFFFFFFFu, amax, o));
+    const float dq = amax / 127.0f;
+    const int q = amax == 0.0f ? 0 : __float2int_rn(v / dq);
+    int sum = q;
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(0xFFFFFFFFu, sum, o);
+    const int64_t at = blockIdx.x * dim + d;
+    xq[at] = static_cast<int8_t>(q);
+    if (lane == 0) {
+      xd[at / 16] = dq;  // block at / 32: (scale, scale * sum)
+      xd[at / 16 + 1] = dq * static_cast<float>(sum);
+    }
   }
 }
 
@@ -56,9 +80,10 @@ __global__ void RopeKernel(float* q, float* k, const int32_t* pos, int64_t n, in
 }  // namespace
 
 cudaError_t LaunchRmsNorm(const float* x, const float* w, int64_t n, int64_t dim, float eps,
-                          float* y, cudaStream_t stream) {
+                          float* y, int8_t* xq, float* xd, cudaStream_t stream) {
   if (n == 0) return cudaSuccess;
-  RmsNormKernel<<<static_cast<unsigned>(n), kNormThreads, 0, stream>>>(x, w, dim, eps, y);
+  if (xq != nullptr && dim % 32 != 0) return cudaErrorInvalidValue;
+  RmsNormKernel<<<static_cast<unsigned>(n), kNormThreads, 0, stream>>>(x, w, dim, eps, y, xq, xd);
   return cudaGetLastError();
 }
 

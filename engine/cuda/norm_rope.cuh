@@ -8,8 +8,10 @@
 namespace parapet::engine::cuda {
 
 // y[i] = x[i] * (1 / sqrt(mean(x[i]^2) + eps)) * w, sum of squares in double as the CPU does.
+// With xq/xd (else nullptr; REQUIRES dim % 32 == 0) y is also quantised as
+// LaunchQuantizeActivations does (gemv.cuh), for the products that read it.
 cudaError_t LaunchRmsNorm(const float* x, const float* w, int64_t n, int64_t dim, float eps,
-                          float* y, cudaStream_t stream);
+                          float* y, int8_t* xq, float* xd, cudaStream_t stream);
 
 // Rotates adjacent pairs of the first n_rot dims of every q and k head of row i at position
 // pos[i]; theta of pair p = pos * theta_scale^p (multiplied up as the CPU does), divided by
