@@ -14,7 +14,9 @@
 #include <vector>
 
 #include "engine/cuda/attention.cuh"
+#include "engine/cuda/cublas_loader.h"
 #include "engine/cuda/cuda_backend.h"
+#include "engine/cuda/dequant.cuh"
 #include "engine/cuda/device_layout.h"
 #include "engine/cuda/elementwise.cuh"
 #include "engine/cuda/gemv.cuh"
@@ -40,12 +42,18 @@ enum InternalSlot : int {
   kMoeDown,     // [n*k, n_embd]
   kMoeActQ,     // int8 of kMoeGate for the down product
   kMoeActD,
+  kGemmW,  // fp16 weights of a large-batch product
+  kGemmX,  // fp16 activations of it
   kSlotCount,
 };
 
 constexpr size_t kInitialStagingBytes = size_t{4} << 20;
 constexpr size_t kMaxGraphs = 16;
 constexpr size_t kUploadChunkBytes = size_t{64} << 20;
+// Batches of at least this many rows run as fp16 GEMMs on cuBLAS (weights dequantised once per
+// product) instead of passes of the GEMV kernel over kGemvMaxRows rows each: from here on the
+// passes read more bytes than dequantising writes and the GEMM reads.
+constexpr int64_t kGemmMinRows = 64;
 
 // Tags for staged copies derived from the same host span.
 enum StageTag : int { kTagPositions = 1, kTagRows, kTagGather, kTagUnique };
@@ -82,6 +90,7 @@ class CudaBackend final : public Backend {
     for (auto& [host, v] : vectors_) cudaFree(v);
     cudaFreeHost(stage_host_);
     cudaFree(stage_dev_);
+    if (cublas_ != nullptr) cublas_api_->destroy(cublas_);
     if (stream_ != nullptr) cudaStreamDestroy(stream_);
   }
 
@@ -278,6 +287,9 @@ class CudaBackend final : public Backend {
   void MatMul(const WeightTensor& w, int64_t mat, const float* x, int64_t n, float* y) override {
     const DeviceWeight* dw = Weight(w);
     if (dw == nullptr || !Launching()) return;
+    if (n >= kGemmMinRows && dw->type != TensorType::kF32 && mode_ == Mode::kEager && Cublas()) {
+      return Gemm(*dw, mat, x, n, y);
+    }
     GemvArgs a = Args(*dw);
     a.mat = mat;
     a.n = n;
@@ -476,6 +488,49 @@ class CudaBackend final : public Backend {
     size_t bytes = 0;
   };
 
+  // y = W[mat] · x for a large batch: W and x to fp16, one cuBLAS GEMM with fp32 accumulation
+  // (tensor cores); y is column-major [rows, n] = row-major [n, rows].
+  void Gemm(const DeviceWeight& dw, int64_t mat, const float* x, int64_t n, float* y) {
+    auto* w16 = static_cast<__half*>(Buffer(kGemmW, sizeof(__half) * dw.rows * dw.cols));
+    auto* x16 = static_cast<__half*>(Buffer(kGemmX, sizeof(__half) * n * dw.cols));
+    if (!Launching()) return;
+    if (y == quantized_.x) quantized_ = Quantized{};
+    const uint16_t* wd = dw.d != nullptr ? dw.d + mat * dw.rows * dw.layout.d_row_elems : nullptr;
+    if (!Ok(LaunchDequantize(static_cast<int>(dw.type),
+                             dw.q + mat * dw.rows * dw.layout.q_row_bytes, wd,
+                             dw.layout.q_row_bytes, dw.layout.d_row_elems, dw.rows, dw.cols,
+                             dw.layout.n_chunks, w16, stream_),
+            "weight dequantisation") ||
+        !Ok(LaunchToHalf(x, n * dw.cols, x16, stream_), "activation conversion")) {
+      return;
+    }
+    const float alpha = 1.0f, beta = 0.0f;
+    CublasOk(cublas_api_->gemm_ex(
+                 cublas_, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(dw.rows), static_cast<int>(n),
+                 static_cast<int>(dw.cols), &alpha, w16, CUDA_R_16F, static_cast<int>(dw.cols), x16,
+                 CUDA_R_16F, static_cast<int>(dw.cols), &beta, y, CUDA_R_32F,
+                 static_cast<int>(dw.rows), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+             "cublasGemmEx");
+  }
+  bool CublasOk(cublasStatus_t e, const char* what) {
+    if (e == CUBLAS_STATUS_SUCCESS) return true;
+    Fail(InternalError(std::string("CUDA backend: ") + what +
+                       " failed: " + cublas_api_->status_string(e)));
+    return false;
+  }
+  // Whether cuBLAS is there, its handle created on first use.
+  bool Cublas() {
+    if (cublas_ != nullptr) return true;
+    if (cublas_tried_) return false;
+    cublas_tried_ = true;
+    cublas_api_ = LoadCublas();
+    if (cublas_api_ == nullptr) return false;
+    cublasHandle_t h = nullptr;
+    if (!CublasOk(cublas_api_->create(&h), "cublasCreate")) return false;
+    cublas_ = h;
+    return CublasOk(cublas_api_->set_stream(cublas_, stream_), "cublasSetStream");
+  }
+
   // Records a CUDA failure (the first one sticks). Returns e == cudaSuccess.
   bool Ok(cudaError_t e, const char* what) {
     if (e == cudaSuccess) return true;
@@ -608,6 +663,9 @@ class CudaBackend final : public Backend {
   }
 
   cudaStream_t stream_ = nullptr;
+  const CublasApi* cublas_api_ = nullptr;
+  cublasHandle_t cublas_ = nullptr;
+  bool cublas_tried_ = false;
   Status status_;      // first device failure; sticky
   Status step_error_;  // first failure of the current step
   Mode mode_ = Mode::kEager;
