@@ -67,8 +67,9 @@ class Backend {
   // A KV cache for one sequence, its storage in the backend's memory.
   virtual std::unique_ptr<KvCache> NewKvCache(int32_t n_layer, int32_t n_embd_kv,
                                               int32_t n_ctx) = 0;
-  // Makes `w` (or the n floats at `v`) usable by the ops; call once per weight before use. The
-  // host data must stay valid while the backend lives (the CPU backend reads it in place).
+  // Makes `w` (or the n floats at `v`) usable by the ops; call once per weight before use (a
+  // second call for the same host address replaces the first). The host data must stay valid
+  // while the backend lives (the CPU backend reads it in place).
   virtual Status UploadTensor(const WeightTensor& w) = 0;
   virtual Status UploadVector(const float* v, int64_t n) = 0;
   // Copies `bytes` from host memory into backend memory at `dst` (ordered with the ops).

@@ -141,7 +141,12 @@ class CudaBackend final : public Backend {
 
   Status UploadTensor(const WeightTensor& w) override {
     if (!status_.ok()) return status_;
-    if (weights_.count(w.data) != 0) return Status::Ok();
+    if (auto it = weights_.find(w.data); it != weights_.end()) {  // uploaded again: replace
+      Ok(cudaStreamSynchronize(stream_), "UploadTensor");
+      cudaFree(it->second.q);
+      cudaFree(it->second.d);
+      weights_.erase(it);
+    }
     DeviceWeight dw;
     dw.type = w.type;
     dw.layout = LayoutFor(w.type, w.cols);
@@ -186,7 +191,11 @@ class CudaBackend final : public Backend {
 
   Status UploadVector(const float* v, int64_t n) override {
     if (!status_.ok()) return status_;
-    if (vectors_.count(v) != 0) return Status::Ok();
+    if (auto it = vectors_.find(v); it != vectors_.end()) {  // uploaded again: replace
+      Ok(cudaStreamSynchronize(stream_), "UploadVector");
+      cudaFree(it->second);
+      vectors_.erase(it);
+    }
     float* p = nullptr;
     if (!Ok(cudaMalloc(&p, sizeof(float) * n), "cudaMalloc (vector)")) return status_;
     vectors_[v] = p;
