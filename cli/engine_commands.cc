@@ -96,29 +96,11 @@ Result<std::vector<engine::TokenId>> PromptIds(const engine::Model& m, const Gen
                                                const std::string& text) {
   const engine::Tokenizer& t = m.tokenizer();
   if (!a.chat) return t.Encode(text, t.add_bos_default(), /*parse_special=*/false);
-  std::optional<engine::ChatTemplate> tmpl;
-  if (!a.chat_template.empty()) {
-    tmpl = engine::ChatTemplateFromName(a.chat_template);
-    if (!tmpl) {
-      return InvalidArgumentError("--chat-template: unknown template '" + a.chat_template +
-                                  "' (known: mistral, llama2, chatml, llama3)");
-    }
-  } else if (auto jinja = m.file().GetString("tokenizer.chat_template")) {
-    tmpl = engine::DetectChatTemplate(*jinja);
-    if (!tmpl) {
-      return InvalidArgumentError(
-          "the model's chat template is not one Parapet recognises; name one with "
-          "--chat-template (mistral, llama2, chatml, llama3)");
-    }
-  } else {
-    return InvalidArgumentError("the model has no chat template; name one with --chat-template");
-  }
+  Result<engine::ChatTemplate> tmpl =
+      engine::ResolveChatTemplate(m.file().GetString("tokenizer.chat_template"), a.chat_template);
+  if (!tmpl.ok()) return InvalidArgumentError("--chat-template: " + tmpl.status().message());
   engine::ChatMessage msg{"user", text};
-  PARAPET_ASSIGN_OR_RETURN(engine::RenderedChat rendered,
-                           engine::RenderChatTemplate(*tmpl, {&msg, 1}, true));
-  // Control tokens come only from the template, never from the user's text.
-  return t.Encode(rendered.text, t.add_bos_default(), /*parse_special=*/true,
-                  rendered.content_spans);
+  return engine::EncodeChat(t, *tmpl, {&msg, 1});
 }
 
 void WriteJson(const std::vector<engine::TokenId>& prompt_ids, const engine::GenerateResult& r,

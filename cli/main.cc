@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   parapet::cli::AddModelCommands(app, &run);
   parapet::cli::AddTokenizeCommand(app, &run);
   parapet::cli::AddGenerateCommand(app, &run);
+  parapet::cli::AddServeCommand(app, &run);
   auto is_command = [&app](const std::string& name) {
     for (const CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
       if (sub->check_name(name)) return true;

@@ -113,10 +113,13 @@ class [[nodiscard]] Result {
 #define PARAPET_STATUS_CONCAT(a, b) PARAPET_STATUS_CONCAT_INNER(a, b)
 
 // Returns the status from the enclosing function if `expr` is not OK.
-#define PARAPET_RETURN_IF_ERROR(expr)                  \
-  do {                                                 \
-    ::parapet::Status parapet_status_ = (expr);        \
-    if (!parapet_status_.ok()) return parapet_status_; \
+// (The temporary is named per line so that nested uses inside lambdas do not shadow.)
+#define PARAPET_RETURN_IF_ERROR(expr) \
+  PARAPET_RETURN_IF_ERROR_IMPL(PARAPET_STATUS_CONCAT(parapet_status_, __LINE__), expr)
+#define PARAPET_RETURN_IF_ERROR_IMPL(tmp, expr) \
+  do {                                          \
+    ::parapet::Status tmp = (expr);             \
+    if (!tmp.ok()) return tmp;                  \
   } while (0)
 
 // Evaluates `expr` (a Result<T>); on error returns its status, else moves the value into `lhs`.

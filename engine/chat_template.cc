@@ -282,4 +282,29 @@ Result<RenderedChat> RenderChatTemplate(ChatTemplate tmpl, std::span<const ChatM
   return out.Take();
 }
 
+Result<ChatTemplate> ResolveChatTemplate(std::optional<std::string_view> model_jinja,
+                                         std::string_view name) {
+  const char* kKnown = "mistral, mistral-v1, mistral-v3, mistral-v7, llama2, chatml, llama3";
+  if (!name.empty()) {
+    if (std::optional<ChatTemplate> t = ChatTemplateFromName(name)) return *t;
+    return InvalidArgumentError("unknown chat template '" + std::string(name) +
+                                "' (known: " + kKnown + ")");
+  }
+  if (!model_jinja) {
+    return InvalidArgumentError(std::string("the model has no chat template; name one (") + kKnown +
+                                ")");
+  }
+  if (std::optional<ChatTemplate> t = DetectChatTemplate(*model_jinja)) return *t;
+  return InvalidArgumentError(
+      std::string("the model's chat template is not one Parapet recognises; name one (") + kKnown +
+      ")");
+}
+
+Result<std::vector<TokenId>> EncodeChat(const Tokenizer& tokenizer, ChatTemplate tmpl,
+                                        std::span<const ChatMessage> messages) {
+  PARAPET_ASSIGN_OR_RETURN(RenderedChat rendered, RenderChatTemplate(tmpl, messages, true));
+  return tokenizer.Encode(rendered.text, tokenizer.add_bos_default(), /*parse_special=*/true,
+                          rendered.content_spans);
+}
+
 }  // namespace parapet::engine

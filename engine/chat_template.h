@@ -86,4 +86,15 @@ struct RenderedChat {
 Result<RenderedChat> RenderChatTemplate(ChatTemplate tmpl, std::span<const ChatMessage> messages,
                                         bool add_assistant_prefix);
 
+// The template to use for a model: `name` when not empty (InvalidArgument if unknown), else the
+// one detected from the model's Jinja `tokenizer.chat_template` (nullopt = the model has none;
+// InvalidArgument when it has none or one Parapet does not recognise). Errors say how to name one.
+Result<ChatTemplate> ResolveChatTemplate(std::optional<std::string_view> model_jinja,
+                                         std::string_view name);
+
+// Renders `messages` with the assistant prefix and tokenizes the result (BOS as the tokenizer
+// defaults): control tokens come only from the template, never from message contents.
+Result<std::vector<TokenId>> EncodeChat(const Tokenizer& tokenizer, ChatTemplate tmpl,
+                                        std::span<const ChatMessage> messages);
+
 }  // namespace parapet::engine

@@ -294,6 +294,32 @@ SampleResult Sampler::Sample(std::span<const float> logits) {
   return result;
 }
 
+SampleResult Sampler::Score(std::span<const float> logits, int32_t id) {
+  PARAPET_CHECK(logits.size() == static_cast<size_t>(n_vocab_));
+  PARAPET_CHECK(id >= 0 && id < n_vocab_);
+  SampleResult result{id, -kInf, {}};
+  const float max_logit = ScanMax(logits, block_max_.data());
+  if (max_logit == -kInf) {
+    for (int32_t i = 0; i < std::min(params_.n_logprobs, n_vocab_); ++i) {
+      result.top.push_back({i, -kInf});
+    }
+    return result;
+  }
+  const double raw_mass = Weigh(logits, max_logit, 1.0f, weights_.data(), block_mass_.data());
+  const double log_sum_exp = static_cast<double>(max_logit) + std::log(raw_mass);
+  result.logprob = static_cast<float>(static_cast<double>(Clean(logits[id])) - log_sum_exp);
+  // FillTop reuses the top-k ranking only on the sampling path; rank afresh here.
+  const int32_t n_top = std::min(params_.n_logprobs, n_vocab_);
+  if (n_top > 0) {
+    SelectBest(logits, n_top, candidates_);
+    for (int32_t i = 0; i < n_top; ++i) {
+      const Candidate& c = candidates_[static_cast<size_t>(i)];
+      result.top.push_back({c.id, static_cast<float>(static_cast<double>(c.score) - log_sum_exp)});
+    }
+  }
+  return result;
+}
+
 int32_t Sampler::ArgMax(std::span<const float> logits, float max_logit) const {
   size_t b = 0;
   while (block_max_[b] != max_logit) ++b;

@@ -84,6 +84,10 @@ class Sampler {
 
   // Picks the next token. REQUIRES: logits.size() == n_vocab. Never fails.
   SampleResult Sample(std::span<const float> logits);
+  // Scores a given token instead of drawing one: `id`, its log-probability and the top-N, as
+  // Sample would report them (no random draw, sampling filters ignored). Used to score prompt
+  // tokens (`echo` with logprobs). REQUIRES: logits.size() == n_vocab, 0 <= id < n_vocab.
+  SampleResult Score(std::span<const float> logits, int32_t id);
 
   const SamplingParams& params() const { return params_; }
   int32_t n_vocab() const { return n_vocab_; }

@@ -34,6 +34,10 @@ Result<int32_t> RequestContext(const ModelConfig& c, const GenerationRequest& re
   }
   if (o.max_tokens < 0) return InvalidArgumentError("max_tokens must be >= 0");
   if (o.teacher_forcing) return InvalidArgumentError("teacher forcing is not supported here");
+  if (request.prompt_logprobs < -1 || request.prompt_logprobs > kMaxLogprobs) {
+    return InvalidArgumentError("prompt_logprobs must be in [-1, " + std::to_string(kMaxLogprobs) +
+                                "]");
+  }
   PARAPET_RETURN_IF_ERROR(ValidateSamplingParams(o.sampling));
   PARAPET_RETURN_IF_ERROR(ValidateStopStrings(o.stop));
   if (o.n_ctx > c.n_ctx_train) {
@@ -64,18 +68,21 @@ struct Scheduler::Sequence {
   uint64_t id = 0;
   std::vector<TokenId> prompt;
   GenerateOptions options;
+  int32_t prompt_logprobs = -1;
   std::shared_ptr<TokenSink> sink;
   int32_t n_ctx = 0;  // KV capacity, which is also its reservation from the pool
 
   // Built at admission (the queue holds no engine state).
   std::unique_ptr<KvCache> kv;
   std::unique_ptr<Sampler> sampler;
+  std::unique_ptr<Sampler> scorer;  // prompt scores only: reports with prompt_logprobs top-N
   std::unique_ptr<StreamDecoder> decoder;
   std::unique_ptr<StopMatcher> stops;
   int32_t n_prefilled = 0;   // prompt tokens in the cache
   bool has_pending = false;  // `pending` (the last sampled token) goes into the next batch
   TokenId pending = 0;
-  bool cancelled = false;  // Cancel() seen; ends before its next decode step
+  bool cancelled = false;    // Cancel() seen; ends before its next decode step
+  uint64_t cancel_pass = 0;  // forward_passes_ when Cancel() was called
 
   bool ended = false;  // finished; OnDone follows in Reap()
   Status status;
@@ -126,6 +133,7 @@ Result<uint64_t> Scheduler::Submit(GenerationRequest request, std::shared_ptr<To
   auto seq = std::make_unique<Sequence>();
   seq->prompt = std::move(request.prompt);
   seq->options = std::move(request.options);
+  seq->prompt_logprobs = request.prompt_logprobs;
   seq->sink = std::move(sink);
   seq->n_ctx = n_ctx;
   uint64_t id = 0;
@@ -149,7 +157,7 @@ void Scheduler::Cancel(uint64_t id) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (id == 0 || id >= next_id_ || stopping_) return;
-    cancel_ids_.insert(id);
+    cancel_ids_.emplace(id, forward_passes_);
   }
   cv_.notify_one();
 }
@@ -163,6 +171,8 @@ Scheduler::Stats Scheduler::stats() const {
   s.kv_pool_tokens = options_.kv_pool_tokens;
   s.forward_passes = forward_passes_;
   s.tokens_generated = tokens_generated_;
+  s.cancelled_running = cancelled_running_;
+  s.cancel_passes_max = cancel_passes_max_;
   return s;
 }
 
@@ -222,7 +232,11 @@ void Scheduler::TakeCancellations(std::vector<SequencePtr>& dropped) {
     }
   }
   for (SequencePtr& s : running_) {
-    if (cancel_ids_.count(s->id) != 0) s->cancelled = true;
+    auto it = cancel_ids_.find(s->id);
+    if (it != cancel_ids_.end() && !s->cancelled) {
+      s->cancelled = true;
+      s->cancel_pass = it->second;
+    }
   }
   cancel_ids_.clear();  // the rest are unknown or finished
 }
@@ -242,6 +256,11 @@ void Scheduler::Start(Sequence& seq) {
   const ModelConfig& c = model_.config();
   seq.kv = model_.NewKvCache(seq.n_ctx);
   seq.sampler = std::make_unique<Sampler>(seq.options.sampling, c.n_vocab);
+  if (seq.prompt_logprobs >= 0) {
+    SamplingParams scoring;
+    scoring.n_logprobs = seq.prompt_logprobs;
+    seq.scorer = std::make_unique<Sampler>(scoring, c.n_vocab);
+  }
   // The output continues the prompt, so a leading space of the first token is kept.
   seq.decoder = std::make_unique<StreamDecoder>(model_.tokenizer(), /*strip_leading_space=*/false);
   seq.stops = std::make_unique<StopMatcher>(seq.options.stop);
@@ -261,6 +280,9 @@ struct Scheduler::Batch {
   std::vector<BatchToken> tokens;
   std::vector<Sequence*> members;       // every sequence with a token in it
   std::vector<Sequence*> logit_owners;  // in batch order of the want_logits tokens
+  // Per want_logits token: the prompt position whose logits score the next prompt token, or -1
+  // for the logits that sample the sequence's next token.
+  std::vector<int32_t> score_pos;
 };
 
 void Scheduler::BuildBatch(Batch& batch) {
@@ -271,6 +293,7 @@ void Scheduler::BuildBatch(Batch& batch) {
     batch.tokens.push_back(BatchToken{s->pending, pos, s->kv.get(), true});
     batch.members.push_back(s.get());
     batch.logit_owners.push_back(s.get());
+    batch.score_pos.push_back(-1);
   }
   // ...then prompt chunks, in admission order, with what is left of the budget. Every running
   // sequence decodes or prefills, and the decoding ones number fewer than max_batch_tokens when
@@ -280,14 +303,23 @@ void Scheduler::BuildBatch(Batch& batch) {
     if (!s->prefilling() || budget <= 0) continue;
     const int32_t n_prompt = static_cast<int32_t>(s->prompt.size());
     const int32_t end = static_cast<int32_t>(std::min<int64_t>(n_prompt, s->n_prefilled + budget));
+    const bool score = s->prompt_logprobs >= 0;
     for (int32_t i = s->n_prefilled; i < end; ++i) {
+      const bool last = i == n_prompt - 1;
       batch.tokens.push_back(
-          BatchToken{s->prompt[static_cast<size_t>(i)], i, s->kv.get(), i == n_prompt - 1});
+          BatchToken{s->prompt[static_cast<size_t>(i)], i, s->kv.get(), last || score});
+      if (score && !last) {
+        batch.logit_owners.push_back(s.get());
+        batch.score_pos.push_back(i);
+      }
     }
     budget -= end - s->n_prefilled;
     s->n_prefilled = end;
     batch.members.push_back(s.get());
-    if (end == n_prompt) batch.logit_owners.push_back(s.get());
+    if (end == n_prompt) {
+      batch.logit_owners.push_back(s.get());
+      batch.score_pos.push_back(-1);
+    }
   }
 }
 
@@ -317,10 +349,16 @@ void Scheduler::Step() {
   for (size_t i = 0; i < logit_owners.size(); ++i) {
     Sequence& s = *logit_owners[i];
     if (s.cancelled) continue;
+    const std::span<const float> row(logits_.data() + i * static_cast<size_t>(n_vocab),
+                                     static_cast<size_t>(n_vocab));
+    if (batch.score_pos[i] >= 0) {
+      const TokenId next = s.prompt[static_cast<size_t>(batch.score_pos[i]) + 1];
+      s.result.prompt_steps.push_back(s.scorer->Score(row, next));
+      continue;
+    }
     if (!s.has_pending) s.first_logits_at = Clock::now();
     const size_t before = s.result.generated_ids.size();
-    Decode(s, std::span<const float>(logits_.data() + i * static_cast<size_t>(n_vocab),
-                                     static_cast<size_t>(n_vocab)));
+    Decode(s, row);
     n_generated += s.result.generated_ids.size() - before;
   }
   {
@@ -391,6 +429,10 @@ void Scheduler::Reap() {
     for (const SequencePtr& s : done) {
       --n_running_;
       kv_tokens_in_use_ -= s->n_ctx;
+      if (s->cancelled && s->finish_reason == "cancelled") {
+        ++cancelled_running_;
+        cancel_passes_max_ = std::max(cancel_passes_max_, forward_passes_ - s->cancel_pass);
+      }
     }
   }
   const Clock::time_point now = Clock::now();

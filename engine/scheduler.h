@@ -21,7 +21,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
-#include <unordered_set>
+#include <unordered_map>
 #include <vector>
 
 #include "common/status.h"
@@ -50,6 +50,10 @@ struct GenerationRequest {
   // max_kv_bytes and prompt_batch are ignored (the pool and max_batch_tokens govern);
   // teacher_forcing is not supported.
   GenerateOptions options;
+  // >= 0: also score the prompt (the log-probability of every prompt token after the first, with
+  // this many top alternatives, at most kMaxLogprobs), reported in GenerateResult::prompt_steps.
+  // -1: no prompt scores (the prompt's logits are not computed).
+  int32_t prompt_logprobs = -1;
 };
 
 // Receives one request's output. Called on the scheduler thread, never concurrently for one
@@ -94,12 +98,16 @@ class Scheduler {
   void Cancel(uint64_t id);
 
   struct Stats {
-    int32_t queued = 0;             // waiting requests
-    int32_t running = 0;            // admitted sequences
-    int64_t kv_tokens_in_use = 0;   // reserved KV positions
-    int64_t kv_pool_tokens = 0;     // the pool's size
-    uint64_t forward_passes = 0;    // successful Model::Forward calls
-    uint64_t tokens_generated = 0;  // sampled tokens, all requests
+    int32_t queued = 0;              // waiting requests
+    int32_t running = 0;             // admitted sequences
+    int64_t kv_tokens_in_use = 0;    // reserved KV positions
+    int64_t kv_pool_tokens = 0;      // the pool's size
+    uint64_t forward_passes = 0;     // successful Model::Forward calls
+    uint64_t tokens_generated = 0;   // sampled tokens, all requests
+    uint64_t cancelled_running = 0;  // admitted sequences ended by Cancel()
+    // Over those: the most forward passes that began after a Cancel() call and still included
+    // the cancelled sequence (0 or 1: one already running when Cancel() came).
+    uint64_t cancel_passes_max = 0;
   };
   Stats stats() const;
 
@@ -141,15 +149,18 @@ class Scheduler {
   mutable std::mutex mu_;
   std::condition_variable cv_;  // signalled on Submit, Cancel and shutdown
   // Guarded by mu_:
-  std::deque<SequencePtr> queue_;            // waiting requests, FIFO
-  std::unordered_set<uint64_t> cancel_ids_;  // Cancel() ids not yet acted on
-  bool stopping_ = false;                    // destructor called
-  Status failed_;                            // sticky failure of the scheduler thread
+  std::deque<SequencePtr> queue_;  // waiting requests, FIFO
+  // Cancel() ids not yet acted on -> forward_passes_ when Cancel() was called.
+  std::unordered_map<uint64_t, uint64_t> cancel_ids_;
+  bool stopping_ = false;  // destructor called
+  Status failed_;          // sticky failure of the scheduler thread
   uint64_t next_id_ = 1;
   int32_t n_running_ = 0;
   int64_t kv_tokens_in_use_ = 0;
   uint64_t forward_passes_ = 0;
   uint64_t tokens_generated_ = 0;
+  uint64_t cancelled_running_ = 0;
+  uint64_t cancel_passes_max_ = 0;
 
   // Scheduler thread only (AdmitFromQueue fills running_ while holding mu_, incidentally):
   std::vector<SequencePtr> running_;  // admitted sequences, in admission order

@@ -327,3 +327,23 @@ TEST(ChatTemplate, AlternatingTemplatesRejectOtherOrders) {
 
 }  // namespace
 }  // namespace parapet::engine
+
+namespace parapet::engine {
+namespace {
+
+TEST(ChatTemplate, ResolvesByNameThenFromTheModel) {
+  EXPECT_EQ(*ResolveChatTemplate(std::nullopt, "chatml"), ChatTemplate::kChatMl);
+  EXPECT_EQ(*ResolveChatTemplate("{{ anything }}", "llama3"), ChatTemplate::kLlama3);
+  Result<ChatTemplate> unknown = ResolveChatTemplate(std::nullopt, "gemma");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.status().message().find("unknown chat template 'gemma'"), std::string::npos);
+  Result<ChatTemplate> none = ResolveChatTemplate(std::nullopt, "");
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.status().message().find("has no chat template"), std::string::npos);
+  Result<ChatTemplate> odd = ResolveChatTemplate("{{ not a known template }}", "");
+  ASSERT_FALSE(odd.ok());
+  EXPECT_NE(odd.status().message().find("not one Parapet recognises"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace parapet::engine

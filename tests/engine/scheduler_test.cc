@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
@@ -389,6 +390,9 @@ TEST_F(SchedulerTest, CancelWhileDecodingStopsBeforeTheNextStep) {
   EXPECT_EQ(a->n_text_after_done(), 0);
   EXPECT_EQ(scheduler.stats().kv_tokens_in_use, 0);
   EXPECT_EQ(a->n_done(), 1);
+  // Cancelled between passes (inside a sink call): no further pass included it.
+  EXPECT_EQ(scheduler.stats().cancelled_running, 1u);
+  EXPECT_EQ(scheduler.stats().cancel_passes_max, 0u);
 }
 
 TEST_F(SchedulerTest, DestructorCancelsWorkInFlight) {
@@ -474,6 +478,52 @@ TEST_F(SchedulerTest, StopStringAndLengthFinishReasons) {
 
 // ---- validation ----
 
+// ---- prompt scores (`echo` with logprobs) ----
+
+TEST_F(SchedulerTest, PromptScoresEqualOneForwardPassOverThePrompt) {
+  const std::vector<TokenId> prompt =
+      Encode("One day, a little boy named Tom went to the park with his mom");
+  const int32_t n_vocab = model_->config().n_vocab;
+  const size_t n = prompt.size();
+  // Reference: every prompt token's logits from one pass on a fresh cache.
+  std::unique_ptr<KvCache> kv = model_->NewKvCache(static_cast<int32_t>(n));
+  std::vector<BatchToken> batch;
+  for (size_t i = 0; i < n; ++i) {
+    batch.push_back(BatchToken{prompt[i], static_cast<int32_t>(i), kv.get(), true});
+  }
+  std::vector<float> logits(n * static_cast<size_t>(n_vocab));
+  ASSERT_TRUE(model_->Forward(batch, logits.data()).ok());
+
+  // Scored in chunks of a few tokens while another request decodes beside it.
+  Scheduler scheduler(*model_, SchedulerOptions{.max_sequences = 2, .max_batch_tokens = 5});
+  auto other = std::make_shared<RecordingSink>();
+  auto scored = std::make_shared<RecordingSink>();
+  ASSERT_TRUE(scheduler.Submit({Encode("Once upon a time"), Greedy(20)}, other).ok());
+  ASSERT_TRUE(scheduler.Submit({prompt, Greedy(0), 3}, scored).ok());
+  scored->Wait();
+  other->Wait();
+  ASSERT_TRUE(scored->status().ok());
+  EXPECT_EQ(scored->finish_reason(), "length");
+  EXPECT_TRUE(scored->summary().generated_ids.empty());
+  const std::vector<SampleResult>& steps = scored->summary().prompt_steps;
+  ASSERT_EQ(steps.size(), n - 1);
+  for (size_t i = 0; i + 1 < n; ++i) {
+    const float* row = logits.data() + i * static_cast<size_t>(n_vocab);
+    double max = row[0];
+    for (int32_t v = 1; v < n_vocab; ++v) max = std::max<double>(max, row[v]);
+    double sum = 0;
+    for (int32_t v = 0; v < n_vocab; ++v) sum += std::exp(row[v] - max);
+    const double want = row[prompt[i + 1]] - max - std::log(sum);
+    EXPECT_EQ(steps[i].id, prompt[i + 1]);
+    EXPECT_NEAR(steps[i].logprob, want, 1e-4) << "prompt token " << i + 1;
+    ASSERT_EQ(steps[i].top.size(), 3u);
+    EXPECT_GE(steps[i].top[0].logprob, steps[i].logprob - 1e-6);
+  }
+  // The other stream is not disturbed by the scoring beside it.
+  EXPECT_EQ(other->summary().generated_ids,
+            Reference({Encode("Once upon a time"), Greedy(20)}).generated_ids);
+}
+
 TEST_F(SchedulerTest, SubmitRejectsBadRequests) {
   Scheduler scheduler(*model_, SchedulerOptions{.kv_pool_tokens = 100});
   auto sink = std::make_shared<RecordingSink>();
@@ -502,6 +552,8 @@ TEST_F(SchedulerTest, SubmitRejectsBadRequests) {
   o.teacher_forcing = true;
   EXPECT_EQ(code({prompt, o}), StatusCode::kInvalidArgument);
   EXPECT_EQ(code({prompt, Greedy(100)}), StatusCode::kInvalidArgument);  // over the pool
+  EXPECT_EQ(code({prompt, Greedy(5), kMaxLogprobs + 1}), StatusCode::kInvalidArgument);
+  EXPECT_EQ(code({prompt, Greedy(5), -2}), StatusCode::kInvalidArgument);
   EXPECT_EQ(sink->n_done(), 0);
   EXPECT_EQ(scheduler.stats().queued + scheduler.stats().running, 0);
 

@@ -1,0 +1,265 @@
+// GatewayConfig from YAML (yaml-cpp, wrapped here: no exception leaves this file).
+#include "gateway/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace parapet::gateway {
+namespace {
+
+// Walks one YAML mapping: typed reads by key, then a check that no unknown key is left.
+class MapReader {
+ public:
+  MapReader(const YAML::Node& node, std::string path, std::string_view file)
+      : node_(node), path_(std::move(path)), file_(file) {}
+
+  Status CheckIsMap() const {
+    if (node_.IsMap()) return Status::Ok();
+    return Error(node_, path_.empty() ? "the document" : path_, "must be a mapping");
+  }
+
+  template <typename T>
+  Status Get(const char* key, T& out) {
+    seen_.insert(key);
+    const YAML::Node v = node_[key];
+    if (!v.IsDefined() || v.IsNull()) return Status::Ok();
+    if (!v.IsScalar() || !YAML::convert<T>::decode(v, out)) {
+      return Error(v, Field(key), std::string("must be ") + TypeName(out));
+    }
+    return Status::Ok();
+  }
+
+  // A number in [lo, hi].
+  template <typename T>
+  Status GetInRange(const char* key, T& out, T lo, T hi) {
+    PARAPET_RETURN_IF_ERROR(Get(key, out));
+    if (out < lo || out > hi) {
+      std::ostringstream msg;
+      msg << "must be in [" << lo << ", " << hi << "], got " << out;
+      return Error(node_[key], Field(key), msg.str());
+    }
+    return Status::Ok();
+  }
+
+  // A nested mapping (absent: `fn` is not called).
+  template <typename Fn>
+  Status Section(const char* key, Fn fn) {
+    seen_.insert(key);
+    const YAML::Node v = node_[key];
+    if (!v.IsDefined() || v.IsNull()) return Status::Ok();
+    MapReader sub(v, Field(key), file_);
+    PARAPET_RETURN_IF_ERROR(sub.CheckIsMap());
+    PARAPET_RETURN_IF_ERROR(fn(sub));
+    return sub.Finish();
+  }
+
+  // A sequence of mappings.
+  template <typename Fn>
+  Status List(const char* key, Fn fn) {
+    seen_.insert(key);
+    const YAML::Node v = node_[key];
+    if (!v.IsDefined() || v.IsNull()) return Status::Ok();
+    if (!v.IsSequence()) return Error(v, Field(key), "must be a list");
+    for (size_t i = 0; i < v.size(); ++i) {
+      MapReader item(v[i], Field(key) + "[" + std::to_string(i) + "]", file_);
+      PARAPET_RETURN_IF_ERROR(item.CheckIsMap());
+      PARAPET_RETURN_IF_ERROR(fn(item));
+      PARAPET_RETURN_IF_ERROR(item.Finish());
+    }
+    return Status::Ok();
+  }
+
+  Status Finish() const {
+    for (auto it = node_.begin(); it != node_.end(); ++it) {
+      const std::string key = it->first.Scalar();
+      if (seen_.count(key) == 0) return Error(it->first, Field(key), "unknown key");
+    }
+    return Status::Ok();
+  }
+
+  Status Fail(const char* key, std::string_view message) const {
+    const YAML::Node v = node_[key];
+    return Error(v.IsDefined() ? v : node_, Field(key), message);
+  }
+
+ private:
+  std::string Field(std::string_view key) const {
+    return path_.empty() ? std::string(key) : path_ + "." + std::string(key);
+  }
+  Status Error(const YAML::Node& at, std::string_view field, std::string_view message) const {
+    const YAML::Mark m = at.Mark();
+    std::string where(file_);
+    if (m.line >= 0) where += ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1);
+    return InvalidArgumentError(where + ": " + std::string(field) + ": " + std::string(message));
+  }
+  static const char* TypeName(const std::string&) { return "a string"; }
+  static const char* TypeName(bool) { return "true or false"; }
+  static const char* TypeName(double) { return "a number"; }
+  static const char* TypeName(int32_t) { return "an integer"; }
+  static const char* TypeName(int64_t) { return "an integer"; }
+
+  YAML::Node node_;
+  std::string path_;
+  std::string_view file_;
+  std::set<std::string> seen_;
+};
+
+constexpr int64_t kMaxMs = 24LL * 3600 * 1000;
+
+Status ReadTls(MapReader& r, TlsConfig& t) {
+  PARAPET_RETURN_IF_ERROR(r.Get("cert", t.cert_file));
+  PARAPET_RETURN_IF_ERROR(r.Get("key", t.key_file));
+  PARAPET_RETURN_IF_ERROR(r.Get("client_ca", t.client_ca_file));
+  PARAPET_RETURN_IF_ERROR(r.Get("insecure_http", t.insecure_http));
+  return r.GetInRange<int64_t>("hsts_max_age_s", t.hsts_max_age_s, 0, 2LL * 365 * 86400);
+}
+
+Status ReadLimits(MapReader& r, LimitsConfig& l) {
+  PARAPET_RETURN_IF_ERROR(
+      r.GetInRange<int64_t>("max_header_bytes", l.max_header_bytes, 1024, 1 << 20));
+  PARAPET_RETURN_IF_ERROR(
+      r.GetInRange<int64_t>("max_body_bytes", l.max_body_bytes, 1024, 1LL << 30));
+  PARAPET_RETURN_IF_ERROR(r.GetInRange<int32_t>("max_connections", l.max_connections, 1, 1000000));
+  return r.GetInRange<int64_t>("stream_buffer_bytes", l.stream_buffer_bytes, 4096, 1LL << 30);
+}
+
+Status ReadTimeouts(MapReader& r, TimeoutsConfig& t) {
+  PARAPET_RETURN_IF_ERROR(r.GetInRange<int64_t>("handshake_ms", t.handshake_ms, 1, kMaxMs));
+  PARAPET_RETURN_IF_ERROR(r.GetInRange<int64_t>("header_ms", t.header_ms, 1, kMaxMs));
+  PARAPET_RETURN_IF_ERROR(r.GetInRange<int64_t>("body_ms", t.body_ms, 1, kMaxMs));
+  PARAPET_RETURN_IF_ERROR(r.GetInRange<int64_t>("idle_ms", t.idle_ms, 1, kMaxMs));
+  PARAPET_RETURN_IF_ERROR(r.GetInRange<int64_t>("request_ms", t.request_ms, 1, kMaxMs));
+  PARAPET_RETURN_IF_ERROR(
+      r.GetInRange<int64_t>("sse_keepalive_ms", t.sse_keepalive_ms, 100, kMaxMs));
+  return r.GetInRange<int64_t>("shutdown_grace_ms", t.shutdown_grace_ms, 0, kMaxMs);
+}
+
+Status ReadEngine(MapReader& r, EngineConfig& e) {
+  PARAPET_RETURN_IF_ERROR(r.Get("backend", e.backend));
+  PARAPET_RETURN_IF_ERROR(r.GetInRange<int32_t>("threads", e.threads, 0, 1024));
+  PARAPET_RETURN_IF_ERROR(r.GetInRange<int32_t>("ctx", e.ctx, 0, 1 << 24));
+  PARAPET_RETURN_IF_ERROR(r.GetInRange<int32_t>("max_sequences", e.max_sequences, 1, 4096));
+  PARAPET_RETURN_IF_ERROR(
+      r.GetInRange<int32_t>("max_batch_tokens", e.max_batch_tokens, 1, 1 << 20));
+  PARAPET_RETURN_IF_ERROR(r.GetInRange<int64_t>("kv_pool_tokens", e.kv_pool_tokens, 0, 1LL << 32));
+  PARAPET_RETURN_IF_ERROR(r.GetInRange<int32_t>("max_queue", e.max_queue, 1, 1 << 20));
+  PARAPET_RETURN_IF_ERROR(
+      r.GetInRange<int32_t>("default_max_tokens", e.default_max_tokens, 1, 1 << 24));
+  PARAPET_RETURN_IF_ERROR(r.GetInRange<int32_t>("io_threads", e.io_threads, 1, 256));
+  if (e.max_batch_tokens < e.max_sequences) {
+    return r.Fail("max_batch_tokens", "must be >= max_sequences");
+  }
+  return Status::Ok();
+}
+
+Status ReadApiKey(MapReader& r, ApiKeyConfig& k) {
+  PARAPET_RETURN_IF_ERROR(r.Get("id", k.id));
+  PARAPET_RETURN_IF_ERROR(r.Get("hash", k.hash));
+  PARAPET_RETURN_IF_ERROR(r.Get("tenant", k.tenant));
+  PARAPET_RETURN_IF_ERROR(
+      r.GetInRange<double>("requests_per_second", k.requests_per_second, 0, 1e6));
+  PARAPET_RETURN_IF_ERROR(r.GetInRange<int32_t>("burst", k.burst, 0, 1000000));
+  PARAPET_RETURN_IF_ERROR(
+      r.GetInRange<int64_t>("tokens_per_minute", k.tokens_per_minute, 0, 1LL << 40));
+  if (k.hash.empty())
+    return r.Fail("hash", "is required (\"sha256:<hex>\", see `parapet key new`)");
+  if (k.hash.size() != 7 + 64 || k.hash.rfind("sha256:", 0) != 0 ||
+      k.hash.find_first_not_of("0123456789abcdef", 7) != std::string::npos) {
+    return r.Fail("hash", "must be \"sha256:\" followed by 64 lowercase hex digits");
+  }
+  if (k.tenant.empty()) return r.Fail("tenant", "is required");
+  return Status::Ok();
+}
+
+std::string Resolve(std::string_view base_dir, const std::string& path) {
+  if (path.empty() || base_dir.empty() || std::filesystem::path(path).is_absolute()) return path;
+  return (std::filesystem::path(base_dir) / path).lexically_normal().string();
+}
+
+Status ReadDocument(const YAML::Node& root, std::string_view name, GatewayConfig& c) {
+  MapReader r(root, "", name);
+  PARAPET_RETURN_IF_ERROR(r.CheckIsMap());
+  int32_t version = 1;
+  PARAPET_RETURN_IF_ERROR(r.GetInRange<int32_t>("version", version, 1, 1));
+  PARAPET_RETURN_IF_ERROR(r.Section("listen", [&](MapReader& s) -> Status {
+    PARAPET_RETURN_IF_ERROR(s.Get("host", c.listen.host));
+    return s.GetInRange<int32_t>("port", c.listen.port, 0, 65535);
+  }));
+  PARAPET_RETURN_IF_ERROR(r.Section("tls", [&](MapReader& s) { return ReadTls(s, c.tls); }));
+  PARAPET_RETURN_IF_ERROR(
+      r.Section("limits", [&](MapReader& s) { return ReadLimits(s, c.limits); }));
+  PARAPET_RETURN_IF_ERROR(
+      r.Section("timeouts", [&](MapReader& s) { return ReadTimeouts(s, c.timeouts); }));
+  PARAPET_RETURN_IF_ERROR(r.Section("model", [&](MapReader& s) -> Status {
+    PARAPET_RETURN_IF_ERROR(s.Get("path", c.model.path));
+    PARAPET_RETURN_IF_ERROR(s.Get("id", c.model.id));
+    return s.Get("chat_template", c.model.chat_template);
+  }));
+  PARAPET_RETURN_IF_ERROR(
+      r.Section("engine", [&](MapReader& s) { return ReadEngine(s, c.engine); }));
+  PARAPET_RETURN_IF_ERROR(r.List("api_keys", [&](MapReader& s) {
+    c.api_keys.emplace_back();
+    return ReadApiKey(s, c.api_keys.back());
+  }));
+  return r.Finish();
+}
+
+}  // namespace
+
+Result<GatewayConfig> ParseGatewayConfig(std::string_view yaml, std::string_view name,
+                                         std::string_view base_dir) {
+  GatewayConfig c;
+  try {
+    const YAML::Node root = YAML::Load(std::string(yaml));
+    if (root.IsNull()) return c;  // an empty file: every default
+    PARAPET_RETURN_IF_ERROR(ReadDocument(root, name, c));
+  } catch (const YAML::Exception& e) {
+    // Syntax errors (and yaml-cpp's own conversions, should one escape MapReader).
+    std::string where(name);
+    if (e.mark.line >= 0) {
+      where += ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1);
+    }
+    return InvalidArgumentError(where + ": " + e.msg);
+  }
+  c.tls.cert_file = Resolve(base_dir, c.tls.cert_file);
+  c.tls.key_file = Resolve(base_dir, c.tls.key_file);
+  c.tls.client_ca_file = Resolve(base_dir, c.tls.client_ca_file);
+  c.model.path = Resolve(base_dir, c.model.path);
+  return c;
+}
+
+Result<GatewayConfig> LoadGatewayConfig(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return NotFoundError(path + ": cannot open the config file");
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return InvalidArgumentError(path + ": read failed");
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  return ParseGatewayConfig(text.str(), path, dir.empty() ? "." : dir);
+}
+
+Status ValidateGatewayConfig(const GatewayConfig& c) {
+  if (c.model.path.empty()) return InvalidArgumentError("no model: set model.path or --model");
+  if (c.tls.cert_file.empty() != c.tls.key_file.empty()) {
+    return InvalidArgumentError("tls: cert and key must be given together");
+  }
+  if (c.tls.insecure_http && !c.tls.cert_file.empty()) {
+    return InvalidArgumentError("tls: insecure_http and a certificate exclude each other");
+  }
+  if (c.tls.insecure_http && !c.tls.client_ca_file.empty()) {
+    return InvalidArgumentError("tls: client_ca needs TLS (insecure_http is set)");
+  }
+  std::set<std::string> hashes;
+  for (const ApiKeyConfig& k : c.api_keys) {
+    if (!hashes.insert(k.hash).second) {
+      return InvalidArgumentError("api_keys: the hash of key '" + k.id + "' appears twice");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace parapet::gateway

@@ -1,0 +1,267 @@
+// Gateway: building and tearing down a running server from a GatewayConfig.
+#include "gateway/gateway.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+
+#include "common/logging.h"
+#include "engine/chat_template.h"
+#include "engine/gguf/gguf_file.h"
+#include "engine/kv_cache.h"
+#include "engine/model.h"
+#include "engine/scheduler.h"
+#include "gateway/api_keys.h"
+#include "gateway/metrics.h"
+#include "gateway/openai_handler.h"
+#include "gateway/rate_limiter.h"
+#include "gateway/self_signed_cert.h"
+#include "gateway/server.h"
+#include "gateway/server_options.h"
+#include "gateway/tls_context.h"
+
+namespace parapet::gateway {
+namespace {
+
+uint64_t PhysicalMemoryBytes() {
+  const long pages = sysconf(_SC_PHYS_PAGES);
+  const long page = sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page)
+                               : (8ULL << 30);
+}
+
+// The KV pool: as configured, else room for every sequence at full context, capped at a quarter
+// of physical memory.
+int64_t KvPoolTokens(const EngineConfig& e, const engine::ModelConfig& c, int32_t ctx) {
+  if (e.kv_pool_tokens > 0) return e.kv_pool_tokens;
+  const uint64_t per_token = engine::KvCache::BytesFor(c.n_layer, c.n_embd_kv(), 1);
+  const int64_t budget = static_cast<int64_t>(PhysicalMemoryBytes() / 4 / per_token);
+  return std::max<int64_t>(ctx,
+                           std::min<int64_t>(static_cast<int64_t>(e.max_sequences) * ctx, budget));
+}
+
+std::string Stem(const std::string& path) { return std::filesystem::path(path).stem().string(); }
+
+std::string Fingerprint(const std::string& model_path, const GatewayConfig& c) {
+  std::error_code ec;
+  const uintmax_t size = std::filesystem::file_size(model_path, ec);
+  const size_t h = std::hash<std::string>{}(model_path + "|" + std::to_string(size) + "|" +
+                                            c.model.chat_template + "|" + c.engine.backend);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "fp_%08zx", h & 0xffffffffu);
+  return buf;
+}
+
+ServerOptions ToServerOptions(const GatewayConfig& c) {
+  ServerOptions o;
+  o.listen_host = c.listen.host;
+  o.listen_port = static_cast<uint16_t>(c.listen.port);
+  o.io_threads = c.engine.io_threads;
+  o.max_header_bytes = static_cast<uint64_t>(c.limits.max_header_bytes);
+  o.max_body_bytes = static_cast<uint64_t>(c.limits.max_body_bytes);
+  o.handshake_timeout_ms = static_cast<int>(c.timeouts.handshake_ms);
+  o.header_timeout_ms = static_cast<int>(c.timeouts.header_ms);
+  o.body_timeout_ms = static_cast<int>(c.timeouts.body_ms);
+  o.idle_timeout_ms = static_cast<int>(c.timeouts.idle_ms);
+  o.max_connections = c.limits.max_connections;
+  o.stream_buffer_limit_bytes = static_cast<uint64_t>(c.limits.stream_buffer_bytes);
+  o.shutdown_grace_ms = static_cast<int>(c.timeouts.shutdown_grace_ms);
+  o.hsts_max_age_s = c.tls.hsts_max_age_s;
+  return o;
+}
+
+void ExportServerStats(MetricsRegistry& m, const std::function<ServerStatsSnapshot()>& snap) {
+  struct Field {
+    const char* name;
+    const char* help;
+    uint64_t ServerStatsSnapshot::*field;
+  };
+  static const Field kFields[] = {
+      {"parapet_connections_accepted", "TCP connections accepted.",
+       &ServerStatsSnapshot::connections_accepted},
+      {"parapet_connections_active", "Connections open now.",
+       &ServerStatsSnapshot::connections_active},
+      {"parapet_connections_rejected", "Connections refused over the connection cap.",
+       &ServerStatsSnapshot::connections_rejected},
+      {"parapet_tls_handshake_failures", "TLS handshakes that failed.",
+       &ServerStatsSnapshot::tls_handshake_failures},
+      {"parapet_http_timeouts_header", "Connections dropped for a slow request header.",
+       &ServerStatsSnapshot::timeouts_header},
+      {"parapet_http_timeouts_body", "Connections dropped for a slow request body.",
+       &ServerStatsSnapshot::timeouts_body},
+      {"parapet_http_responses_413", "Bodies refused as too large.",
+       &ServerStatsSnapshot::responses_413_body_too_large},
+      {"parapet_http_responses_431", "Headers refused as too large.",
+       &ServerStatsSnapshot::responses_431_header_too_large},
+      {"parapet_exchanges_aborted", "Requests aborted (client gone, write failure, shutdown).",
+       &ServerStatsSnapshot::exchanges_aborted},
+  };
+  for (const Field& f : kFields) {
+    auto member = f.field;
+    m.AddCallbackGauge(f.name, f.help,
+                       [snap, member] { return static_cast<double>(snap().*member); });
+  }
+}
+
+}  // namespace
+
+struct Gateway::Impl {
+  GatewayConfig config;
+  std::string model_id;
+  std::string cert_file;  // generated self-signed certificate, if any
+  std::unique_ptr<engine::Model> model;
+  std::unique_ptr<engine::Scheduler> scheduler;
+  std::unique_ptr<KeyStore> keys;
+  RateLimiter limiter;
+  MetricsRegistry metrics;
+  std::shared_ptr<ApiHandler> handler;
+  std::shared_ptr<TlsContext> tls;
+  std::unique_ptr<Server> server;
+  uint16_t port = 0;
+  bool shut_down = false;
+};
+
+Gateway::Gateway(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Gateway::~Gateway() { Shutdown(); }
+
+namespace {
+
+Result<std::shared_ptr<TlsContext>> MakeTls(const GatewayConfig& c, std::string& generated) {
+  if (c.tls.insecure_http) return std::shared_ptr<TlsContext>();
+  TlsOptions t{c.tls.cert_file, c.tls.key_file, c.tls.client_ca_file};
+  if (t.cert_file.empty()) {
+    PARAPET_ASSIGN_OR_RETURN(SelfSignedCert cert, GenerateSelfSigned());
+    char dir_template[] = "/tmp/parapet-tls-XXXXXX";
+    if (mkdtemp(dir_template) == nullptr) return InternalError("cannot create a directory in /tmp");
+    PARAPET_ASSIGN_OR_RETURN(CertFiles files, WriteCertFiles(cert, dir_template));
+    t.cert_file = files.cert_file;
+    t.key_file = files.key_file;
+    generated = files.cert_file;
+    PARAPET_LOG(kInfo) << "no certificate configured: generated a self-signed certificate for "
+                          "localhost (SHA-256 "
+                       << cert.sha256_fingerprint << "), written to " << files.cert_file;
+  }
+  return TlsContext::Create(t);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& config) {
+  PARAPET_RETURN_IF_ERROR(ValidateGatewayConfig(config));
+  const ServerOptions server_options = ToServerOptions(config);
+  PARAPET_RETURN_IF_ERROR(server_options.Validate());
+  auto impl = std::make_unique<Impl>();
+  impl->config = config;
+  const GatewayConfig& c = impl->config;
+
+  // Keys before the model: a bad key list fails fast.
+  std::vector<ApiKeyEntry> entries;
+  for (size_t i = 0; i < c.api_keys.size(); ++i) {
+    const ApiKeyConfig& k = c.api_keys[i];
+    entries.push_back(ApiKeyEntry{k.id.empty() ? "api_keys[" + std::to_string(i) + "]" : k.id,
+                                  k.hash, k.tenant,
+                                  RateLimits{k.requests_per_second, k.burst, k.tokens_per_minute}});
+  }
+  PARAPET_ASSIGN_OR_RETURN(KeyStore keys, KeyStore::Create(std::move(entries)));
+  impl->keys = std::make_unique<KeyStore>(std::move(keys));
+
+  engine::ModelOptions mo;
+  mo.n_threads = c.engine.threads;
+  mo.backend = c.engine.backend;
+  PARAPET_LOG(kInfo) << "loading " << c.model.path;
+  PARAPET_ASSIGN_OR_RETURN(impl->model, engine::Model::Load(c.model.path, mo));
+  const engine::ModelConfig& mc = impl->model->config();
+  if (c.engine.ctx > mc.n_ctx_train) {
+    return InvalidArgumentError("engine.ctx " + std::to_string(c.engine.ctx) +
+                                " exceeds the model's context length " +
+                                std::to_string(mc.n_ctx_train));
+  }
+  const int32_t ctx = c.engine.ctx > 0 ? c.engine.ctx : mc.n_ctx_train;
+  std::optional<engine::ChatTemplate> tmpl;
+  {
+    Result<engine::ChatTemplate> t = engine::ResolveChatTemplate(
+        impl->model->file().GetString("tokenizer.chat_template"), c.model.chat_template);
+    if (t.ok()) {
+      tmpl = *t;
+    } else if (!c.model.chat_template.empty()) {
+      return InvalidArgumentError("model.chat_template: " + t.status().message());
+    } else {
+      PARAPET_LOG(kWarning) << t.status().message() << "; /v1/chat/completions is disabled";
+    }
+  }
+
+  engine::SchedulerOptions so;
+  so.max_sequences = c.engine.max_sequences;
+  so.max_batch_tokens = c.engine.max_batch_tokens;
+  so.kv_pool_tokens = KvPoolTokens(c.engine, mc, ctx);
+  so.max_queue = c.engine.max_queue;
+  PARAPET_RETURN_IF_ERROR(engine::ValidateSchedulerOptions(so));
+  impl->scheduler = std::make_unique<engine::Scheduler>(*impl->model, so);
+
+  impl->model_id = c.model.id.empty() ? Stem(c.model.path) : c.model.id;
+  ApiHandlerOptions ho;
+  ho.model_id = impl->model_id;
+  ho.chat_template = tmpl;
+  ho.max_context = ctx;
+  ho.default_max_tokens = c.engine.default_max_tokens;
+  ho.request_timeout_ms = c.timeouts.request_ms;
+  ho.sse_keepalive_ms = c.timeouts.sse_keepalive_ms;
+  ho.max_body_bytes = c.limits.max_body_bytes;
+  ho.system_fingerprint = Fingerprint(c.model.path, c);
+  impl->handler = std::make_shared<ApiHandler>(*impl->model, *impl->scheduler, *impl->keys,
+                                               impl->limiter, impl->metrics, ho);
+
+  PARAPET_ASSIGN_OR_RETURN(impl->tls, MakeTls(c, impl->cert_file));
+  PARAPET_ASSIGN_OR_RETURN(impl->server, Server::Start(server_options, impl->tls, impl->handler));
+  impl->port = impl->server->port();
+  // Read at render time, which only happens while the server serves.
+  Server* server = impl->server.get();
+  ExportServerStats(impl->metrics, [server] { return server->stats(); });
+  PARAPET_LOG(kInfo) << "model " << impl->model_id << ": context " << ctx << ", "
+                     << so.max_sequences << " sequences, KV pool " << so.kv_pool_tokens
+                     << " tokens, chat template "
+                     << (tmpl ? engine::ChatTemplateName(*tmpl) : "none") << ", "
+                     << (impl->keys->empty() ? "no API keys (open)"
+                                             : std::to_string(impl->keys->size()) + " API keys");
+  return std::unique_ptr<Gateway>(new Gateway(std::move(impl)));
+}
+
+uint16_t Gateway::port() const { return impl_->port; }
+
+std::string Gateway::url() const {
+  std::string host = impl_->config.listen.host;
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  return std::string(impl_->tls ? "https://" : "http://") + host + ":" + std::to_string(port());
+}
+
+const std::string& Gateway::model_id() const { return impl_->model_id; }
+const std::string& Gateway::generated_cert_file() const { return impl_->cert_file; }
+
+Status Gateway::ReloadTls() {
+  if (!impl_->tls) return Status::Ok();
+  Status s = impl_->tls->Reload();
+  if (s.ok()) {
+    PARAPET_LOG(kInfo) << "TLS certificate reloaded (SHA-256 " << impl_->tls->fingerprint() << ")";
+  } else {
+    PARAPET_LOG(kError) << "TLS reload failed, keeping the current certificate: " << s.message();
+  }
+  return s;
+}
+
+void Gateway::Shutdown() {
+  if (impl_->shut_down) return;
+  impl_->shut_down = true;
+  impl_->handler->SetDraining(true);
+  impl_->server->Shutdown(static_cast<int>(impl_->config.timeouts.shutdown_grace_ms));
+  // Order matters. The server's threads are stopped but its io_context lives on, so the
+  // scheduler can end what is left (OnDone writes into exchanges nobody sends any more); then
+  // no generation is running and the handler's tracker thread may stop; the server goes last.
+  impl_->scheduler.reset();
+  impl_->handler.reset();
+  impl_->server.reset();
+}
+
+}  // namespace parapet::gateway

@@ -1,0 +1,148 @@
+// Generation: one admitted chat or text completion running on the engine. It is the
+// engine::TokenSink of its request and turns the engine's tokens into the OpenAI response: SSE
+// chunks as they come (stream) or one JSON body at the end. GenerationTracker is the thread that
+// sends ": keepalive" comments on quiet streams (queued, long prefill) and cancels generations
+// whose deadline passed.
+//
+// Cancellation: when the client goes away (Exchange::OnAbort) or the deadline passes, the
+// generation asks the scheduler to cancel it; the engine stops before its next decode step and
+// frees the sequence's KV reservation, and OnDone reports why.
+//
+// Thread-safety: a Generation's methods run on the scheduler thread (OnText, OnDone), the tracker
+// thread (Tick) and network threads (Start, the abort callback); one mutex orders them. The
+// Exchange it writes to is itself thread-safe.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/scheduler.h"
+#include "gateway/api_error.h"
+#include "gateway/exchange.h"
+#include "gateway/openai_response.h"
+
+namespace parapet::gateway {
+
+using SteadyClock = std::chrono::steady_clock;
+
+// What a request asked for, as the Generation needs it to shape the response.
+struct GenerationSpec {
+  enum class Kind { kChat, kCompletion };
+  Kind kind = Kind::kChat;
+  ResponseMeta meta;
+  bool stream = false;
+  bool include_usage = false;
+  bool logprobs = false;     // report per-token logprobs
+  int32_t top_logprobs = 0;  // alternatives per token
+  // Completions with echo: the prompt text (prepended to the output) and, with logprobs, the
+  // prompt tokens to report (their scores come from the engine's prompt scores).
+  bool echo = false;
+  std::string echo_text;
+  std::vector<engine::TokenId> echo_ids;  // the prompt ids as the client sees them
+  size_t echo_skip = 0;                   // leading prompt ids not echoed (an added BOS)
+  bool echo_strip_space = false;     // the first echoed piece carries the tokenizer's added space
+  SteadyClock::time_point started;   // request arrival
+  SteadyClock::time_point deadline;  // cancel if not finished by then
+  int64_t keepalive_ms = 5000;       // SSE comment after this long without a write
+};
+
+// How a generation ended, for metrics and the rate limiter.
+struct GenerationOutcome {
+  int http_status = 200;      // what the client got (200 for every stream once started)
+  std::string finish_reason;  // "stop" | "length" | "cancelled" | "error" | "timeout"
+  std::string cancel_reason;  // "client_gone" | "deadline" | "" when not cancelled
+  int32_t prompt_tokens = 0;
+  int32_t completion_tokens = 0;
+  double ttft_s = -1;     // arrival to the first token; < 0 when none came
+  double duration_s = 0;  // arrival to the end
+};
+
+class Generation : public engine::TokenSink, public std::enable_shared_from_this<Generation> {
+ public:
+  using FinishFn = std::function<void(const GenerationOutcome&)>;
+
+  // `on_finish` runs once, on the scheduler thread, after the response was handed to the
+  // exchange. `tokenizer` and `scheduler` must outlive the Generation's engine work.
+  Generation(std::shared_ptr<Exchange> exchange, GenerationSpec spec,
+             const engine::Tokenizer& tokenizer, engine::Scheduler& scheduler, FinishFn on_finish);
+
+  // Submits `request` to the scheduler and, for a stream, sends the response header and first
+  // chunk. On failure nothing was sent and the caller answers with the error (503 + Retry-After
+  // for a full queue, 400 for a request the engine cannot run).
+  ApiResult<uint64_t> Start(engine::GenerationRequest request);
+
+  // Tracker: a keepalive comment on a quiet stream; cancellation past the deadline.
+  void Tick(SteadyClock::time_point now);
+  bool finished() const;
+
+  // engine::TokenSink (scheduler thread).
+  void OnText(std::string_view text, engine::TokenId id,
+              const engine::SampleResult& sample) override;
+  void OnDone(const Status& status, std::string_view finish_reason,
+              const engine::GenerateResult& summary) override;
+
+ private:
+  TokenLogprob ToLogprob(const engine::SampleResult& sample) const;
+  void WriteLocked(std::string data);
+  // Final responses (REQUIRES: mu_ held).
+  void FinishStream(const Status& status, std::string_view reason,
+                    const engine::GenerateResult& summary, GenerationOutcome& out);
+  void FinishBody(const Status& status, std::string_view reason,
+                  const engine::GenerateResult& summary, GenerationOutcome& out);
+  std::string CompletionText(const engine::GenerateResult& summary) const;
+  std::vector<TokenLogprob> AllLogprobs(const engine::GenerateResult& summary) const;
+
+  const std::shared_ptr<Exchange> exchange_;
+  const GenerationSpec spec_;
+  const engine::Tokenizer& tokenizer_;
+  engine::Scheduler& scheduler_;
+  const FinishFn on_finish_;
+
+  // Why the generation was cancelled. Atomic (like id_) so that the abort callback never takes
+  // mu_: the transport may run it from inside an Exchange call made under mu_.
+  enum Cancel : int { kNotCancelled = 0, kClientGone, kDeadline };
+  std::atomic<int> cancel_{kNotCancelled};
+  std::atomic<uint64_t> id_{0};  // scheduler id once submitted
+
+  mutable std::mutex mu_;
+  bool done_ = false;                            // GUARDED_BY(mu_) OnDone ran
+  SteadyClock::time_point last_write_;           // GUARDED_BY(mu_)
+  SteadyClock::time_point first_token_;          // GUARDED_BY(mu_) {} until the first token
+  std::vector<TokenLogprob> pending_;            // GUARDED_BY(mu_) logprobs of tokens not yet sent
+  std::optional<ChatChunkEncoder> chat_chunks_;  // streams only
+  std::optional<CompletionChunkEncoder> completion_chunks_;  // streams only
+};
+
+// The thread that calls Tick on every live generation every `period`.
+class GenerationTracker {
+ public:
+  explicit GenerationTracker(std::chrono::milliseconds period = std::chrono::milliseconds(100));
+  ~GenerationTracker();  // stops and joins the thread
+  GenerationTracker(const GenerationTracker&) = delete;
+  GenerationTracker& operator=(const GenerationTracker&) = delete;
+
+  void Add(const std::shared_ptr<Generation>& generation);
+  size_t size() const;
+
+ private:
+  void Run();
+
+  const std::chrono::milliseconds period_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;                                  // GUARDED_BY(mu_)
+  std::map<Generation*, std::weak_ptr<Generation>> live_;  // GUARDED_BY(mu_)
+  std::thread thread_;
+};
+
+}  // namespace parapet::gateway

@@ -1,0 +1,442 @@
+// ApiHandler: routing, auth, rate limits and the OpenAI endpoints.
+#include "gateway/openai_handler.h"
+
+#include <chrono>
+#include <random>
+
+#include "common/json_writer.h"
+#include "common/logging.h"
+#include "engine/model.h"
+#include "engine/scheduler.h"
+#include "gateway/api_keys.h"
+#include "gateway/metrics.h"
+#include "gateway/openai_request.h"
+#include "gateway/rate_limiter.h"
+
+namespace parapet::gateway {
+namespace {
+
+constexpr std::string_view kChatRoute = "/v1/chat/completions";
+constexpr std::string_view kCompletionsRoute = "/v1/completions";
+constexpr std::string_view kModelsRoute = "/v1/models";
+
+uint64_t RandomSeed() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  return rng();
+}
+
+int64_t UnixNow() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Response MakeResponse(http::status status, std::string_view content_type, std::string body) {
+  Response r(status, 11);
+  r.set(http::field::content_type, content_type);
+  r.body() = std::move(body);
+  return r;
+}
+
+engine::SamplingParams ToSampling(const SamplingRequest& s, int32_t n_logprobs) {
+  engine::SamplingParams p;
+  p.temperature = static_cast<float>(s.temperature);
+  p.top_k = s.top_k;
+  p.top_p = static_cast<float>(s.top_p);
+  p.min_p = static_cast<float>(s.min_p);
+  p.seed = s.seed ? *s.seed : RandomSeed();
+  p.n_logprobs = n_logprobs;
+  return p;
+}
+
+ApiError ContextExceeded(int32_t max_context, size_t n_prompt, int64_t n_completion,
+                         std::string param) {
+  return ApiError{400, "invalid_request_error",
+                  "This model's maximum context length is " + std::to_string(max_context) +
+                      " tokens. However, you requested " +
+                      std::to_string(static_cast<int64_t>(n_prompt) + n_completion) + " tokens (" +
+                      std::to_string(n_prompt) + " in the prompt, " + std::to_string(n_completion) +
+                      " for the completion). Please reduce the prompt or max_tokens.",
+                  std::move(param), "context_length_exceeded"};
+}
+
+// max_tokens for a request: the client's (checked against the context) or the default (capped).
+ApiResult<int32_t> CompletionBudget(std::optional<int32_t> asked, int32_t default_max_tokens,
+                                    int32_t max_context, size_t n_prompt,
+                                    const std::string& prompt_param) {
+  const int64_t room = static_cast<int64_t>(max_context) - static_cast<int64_t>(n_prompt);
+  if (asked) {
+    if (room < *asked || room <= 0) {
+      return ContextExceeded(max_context, n_prompt, *asked,
+                             room <= 0 ? prompt_param : "max_tokens");
+    }
+    return *asked;
+  }
+  if (room <= 0) return ContextExceeded(max_context, n_prompt, 1, prompt_param);
+  return static_cast<int32_t>(std::min<int64_t>(default_max_tokens, room));
+}
+
+}  // namespace
+
+// ---- metrics ----
+
+struct ApiHandler::Metrics {
+  explicit Metrics(MetricsRegistry& r)
+      : requests(r.AddCounter("parapet_http_requests_total",
+                              "HTTP requests answered, by route and status.", {"route", "status"})),
+        latency(r.AddHistogram("parapet_request_duration_seconds",
+                               "Time from request to the end of its response, by route.",
+                               LatencyBucketsSeconds(), {"route"})),
+        ttft(r.AddHistogram("parapet_time_to_first_token_seconds",
+                            "Time from request to the first generated token.", TtftBucketsSeconds(),
+                            {"route"})),
+        prompt_tokens(
+            r.AddCounter("parapet_prompt_tokens_total", "Prompt tokens processed.").Get()),
+        completion_tokens(
+            r.AddCounter("parapet_completion_tokens_total", "Completion tokens generated.").Get()),
+        cancelled(r.AddCounter("parapet_generations_cancelled_total",
+                               "Generations stopped early, by reason (client_gone, deadline).",
+                               {"reason"})) {}
+
+  Family<Counter>& requests;
+  Family<Histogram>& latency;
+  Family<Histogram>& ttft;
+  Counter& prompt_tokens;
+  Counter& completion_tokens;
+  Family<Counter>& cancelled;
+};
+
+// ---- construction ----
+
+ApiHandler::ApiHandler(const engine::Model& model, engine::Scheduler& scheduler,
+                       const KeyStore& keys, RateLimiter& limiter, MetricsRegistry& metrics,
+                       ApiHandlerOptions options)
+    : model_(model),
+      scheduler_(scheduler),
+      keys_(keys),
+      limiter_(limiter),
+      options_(std::move(options)),
+      registry_(metrics),
+      metrics_(std::make_unique<Metrics>(metrics)),
+      created_(UnixNow()) {
+  engine::Scheduler* s = &scheduler_;
+  auto stat = [s](auto field) {
+    return [s, field] { return static_cast<double>(s->stats().*field); };
+  };
+  metrics.AddCallbackGauge("parapet_engine_queue_depth", "Requests waiting for admission.",
+                           stat(&engine::Scheduler::Stats::queued));
+  metrics.AddCallbackGauge("parapet_engine_active_sequences",
+                           "Sequences admitted (prefilling or decoding).",
+                           stat(&engine::Scheduler::Stats::running));
+  metrics.AddCallbackGauge("parapet_engine_kv_tokens_in_use",
+                           "KV-cache positions reserved by admitted sequences.",
+                           stat(&engine::Scheduler::Stats::kv_tokens_in_use));
+  metrics.AddCallbackGauge("parapet_engine_kv_pool_tokens", "KV-cache positions in the pool.",
+                           stat(&engine::Scheduler::Stats::kv_pool_tokens));
+  metrics.AddCallbackGauge("parapet_engine_forward_passes", "Batched forward passes run.",
+                           stat(&engine::Scheduler::Stats::forward_passes));
+  metrics.AddCallbackGauge("parapet_engine_tokens_generated", "Tokens sampled, all requests.",
+                           stat(&engine::Scheduler::Stats::tokens_generated));
+  metrics.AddCallbackGauge("parapet_engine_cancelled_sequences",
+                           "Running sequences stopped by a cancel (client gone, deadline).",
+                           stat(&engine::Scheduler::Stats::cancelled_running));
+  metrics.AddCallbackGauge(
+      "parapet_engine_cancel_passes_max",
+      "Most forward passes that still ran a sequence after its cancel (0 or 1).",
+      stat(&engine::Scheduler::Stats::cancel_passes_max));
+}
+
+ApiHandler::~ApiHandler() = default;
+
+// ---- routing ----
+
+void ApiHandler::Handle(std::shared_ptr<Exchange> ex) {
+  const Request& req = ex->request();
+  std::string_view target = req.target();
+  target = target.substr(0, target.find('?'));
+  const http::verb method = req.method();
+
+  auto only = [&](http::verb allowed, std::string_view route) {
+    if (method == allowed) return true;
+    Response r =
+        MakeResponse(http::status::method_not_allowed, "application/json",
+                     ErrorBody("invalid_request_error",
+                               "Method " + std::string(req.method_string()) +
+                                   " is not allowed for " + std::string(target) + "; use " +
+                                   std::string(http::to_string(allowed)) + "."));
+    r.set(http::field::allow, http::to_string(allowed));
+    Reply(ex, route, std::move(r));
+    return false;
+  };
+
+  if (target == "/healthz") {
+    if (only(http::verb::get, target)) {
+      Reply(ex, target, MakeResponse(http::status::ok, "application/json", R"({"status":"ok"})"));
+    }
+    return;
+  }
+  if (target == "/readyz") {
+    if (!only(http::verb::get, target)) return;
+    if (draining_.load()) {
+      Reply(ex, target,
+            MakeResponse(http::status::service_unavailable, "application/json",
+                         R"({"status":"draining"})"));
+    } else {
+      Reply(ex, target,
+            MakeResponse(http::status::ok, "application/json", R"({"status":"ready"})"));
+    }
+    return;
+  }
+  if (target == "/metrics") {
+    if (only(http::verb::get, target)) {
+      Reply(ex, target, MakeResponse(http::status::ok, kMetricsContentType, registry_.Render()));
+    }
+    return;
+  }
+  const ApiKeyEntry* key = nullptr;
+  if (target == kChatRoute) {
+    if (only(http::verb::post, kChatRoute) && Authenticate(ex, key)) HandleChat(ex, key);
+    return;
+  }
+  if (target == kCompletionsRoute) {
+    if (only(http::verb::post, kCompletionsRoute) && Authenticate(ex, key)) {
+      HandleCompletion(ex, key);
+    }
+    return;
+  }
+  if (target == kModelsRoute || target.starts_with("/v1/models/")) {
+    if (only(http::verb::get, kModelsRoute) && Authenticate(ex, key)) {
+      HandleModels(ex, target.size() > kModelsRoute.size() ? target.substr(kModelsRoute.size() + 1)
+                                                           : std::string_view());
+    }
+    return;
+  }
+  ReplyError(ex, "other",
+             ApiError{404, "invalid_request_error",
+                      "Unknown request URL: " + std::string(req.method_string()) + " " +
+                          std::string(target) + ".",
+                      "", "unknown_url"});
+}
+
+// ---- auth and replies ----
+
+bool ApiHandler::Authenticate(const std::shared_ptr<Exchange>& ex, const ApiKeyEntry*& key) {
+  key = nullptr;
+  if (keys_.empty()) return true;
+  const Request& req = ex->request();
+  auto it = req.find(http::field::authorization);
+  Result<const ApiKeyEntry*> found =
+      keys_.Authenticate(it == req.end() ? std::string_view() : std::string_view(it->value()));
+  if (found.ok()) {
+    key = *found;
+    return true;
+  }
+  ApiError e = InvalidApiKey();
+  Response r = MakeResponse(static_cast<http::status>(e.http_status), "application/json", e.Body());
+  r.set(http::field::www_authenticate, "Bearer");
+  std::string_view target = req.target();
+  Reply(ex, target.substr(0, target.find('?')), std::move(r));
+  return false;
+}
+
+void ApiHandler::Reply(const std::shared_ptr<Exchange>& ex, std::string_view route,
+                       Response response) {
+  metrics_->requests.WithLabels({route, std::to_string(response.result_int())}).Inc();
+  ex->Respond(std::move(response));
+}
+
+void ApiHandler::ReplyError(const std::shared_ptr<Exchange>& ex, std::string_view route,
+                            const ApiError& e, int64_t retry_after_s) {
+  Response r = MakeResponse(static_cast<http::status>(e.http_status), "application/json", e.Body());
+  if (retry_after_s > 0) r.set(http::field::retry_after, std::to_string(retry_after_s));
+  Reply(ex, route, std::move(r));
+}
+
+GenerationSpec ApiHandler::BaseSpec(const Exchange& /*ex*/, std::string_view id_prefix) const {
+  GenerationSpec spec;
+  spec.meta.id = NewResponseId(id_prefix);
+  spec.meta.created = UnixNow();
+  spec.meta.model = options_.model_id;
+  spec.meta.system_fingerprint = options_.system_fingerprint;
+  spec.started = SteadyClock::now();
+  spec.deadline = spec.started + std::chrono::milliseconds(options_.request_timeout_ms);
+  spec.keepalive_ms = options_.sse_keepalive_ms;
+  return spec;
+}
+
+// ---- /v1/models ----
+
+void ApiHandler::HandleModels(const std::shared_ptr<Exchange>& ex, std::string_view id) {
+  const ModelInfo info{options_.model_id, created_, "parapet"};
+  if (id.empty()) {
+    Reply(ex, kModelsRoute,
+          MakeResponse(http::status::ok, "application/json", EncodeModelList({&info, 1})));
+  } else if (id == options_.model_id) {
+    Reply(ex, kModelsRoute, MakeResponse(http::status::ok, "application/json", EncodeModel(info)));
+  } else {
+    ReplyError(ex, kModelsRoute, ModelNotFound(id));
+  }
+}
+
+// ---- generation endpoints ----
+
+void ApiHandler::HandleChat(const std::shared_ptr<Exchange>& ex, const ApiKeyEntry* key) {
+  StrictJsonOptions json;
+  json.max_bytes = static_cast<size_t>(options_.max_body_bytes);
+  ApiResult<ChatCompletionRequest> parsed = ParseChatCompletionRequest(ex->request().body(), json);
+  if (!parsed.ok()) return ReplyError(ex, kChatRoute, parsed.error());
+  const ChatCompletionRequest& req = parsed.value();
+  if (req.model != options_.model_id) return ReplyError(ex, kChatRoute, ModelNotFound(req.model));
+
+  if (!options_.chat_template) {
+    return ReplyError(ex, kChatRoute,
+                      InvalidParam("messages",
+                                   "this model has no chat template, so it serves "
+                                   "/v1/completions only (set model.chat_template in "
+                                   "the server's configuration to enable chat)"));
+  }
+  std::vector<engine::ChatMessage> messages;
+  messages.reserve(req.messages.size());
+  for (const ChatMessage& m : req.messages) messages.push_back({m.role, m.content});
+  Result<std::vector<engine::TokenId>> prompt =
+      engine::EncodeChat(model_.tokenizer(), *options_.chat_template, messages);
+  if (!prompt.ok()) {
+    return ReplyError(ex, kChatRoute, InvalidParam("messages", prompt.status().message()));
+  }
+  ApiResult<int32_t> max_tokens =
+      CompletionBudget(req.max_tokens, options_.default_max_tokens, options_.max_context,
+                       prompt->size(), "messages");
+  if (!max_tokens.ok()) return ReplyError(ex, kChatRoute, max_tokens.error());
+
+  engine::GenerationRequest g;
+  g.prompt = std::move(prompt).value();
+  g.options.sampling = ToSampling(req.sampling, req.logprobs ? req.top_logprobs : 0);
+  g.options.max_tokens = max_tokens.value();
+  g.options.stop = req.stop;
+  g.options.stop_at_end_of_generation = !req.sampling.ignore_eos;
+
+  GenerationSpec spec = BaseSpec(*ex, "chatcmpl-");
+  spec.kind = GenerationSpec::Kind::kChat;
+  spec.stream = req.stream;
+  spec.include_usage = req.include_usage;
+  spec.logprobs = req.logprobs;
+  spec.top_logprobs = req.top_logprobs;
+  Run(ex, key, std::move(spec), std::move(g), kChatRoute);
+}
+
+void ApiHandler::HandleCompletion(const std::shared_ptr<Exchange>& ex, const ApiKeyEntry* key) {
+  StrictJsonOptions json;
+  json.max_bytes = static_cast<size_t>(options_.max_body_bytes);
+  ApiResult<CompletionRequest> parsed = ParseCompletionRequest(ex->request().body(), json);
+  if (!parsed.ok()) return ReplyError(ex, kCompletionsRoute, parsed.error());
+  const CompletionRequest& req = parsed.value();
+  if (req.model != options_.model_id) {
+    return ReplyError(ex, kCompletionsRoute, ModelNotFound(req.model));
+  }
+  if (req.stream && req.echo && req.logprobs) {
+    return ReplyError(ex, kCompletionsRoute,
+                      UnsupportedParam("echo",
+                                       "echo with logprobs is supported only without "
+                                       "stream"));
+  }
+  const engine::Tokenizer& tok = model_.tokenizer();
+  GenerationSpec spec = BaseSpec(*ex, "cmpl-");
+  engine::GenerationRequest g;
+  if (req.prompt_is_tokens) {
+    for (size_t i = 0; i < req.prompt_tokens.size(); ++i) {
+      if (req.prompt_tokens[i] >= tok.n_vocab()) {
+        return ReplyError(
+            ex, kCompletionsRoute,
+            InvalidParam("prompt", "token id " + std::to_string(req.prompt_tokens[i]) +
+                                       " at index " + std::to_string(i) +
+                                       " is outside the vocabulary (" +
+                                       std::to_string(tok.n_vocab()) + " tokens)"));
+      }
+    }
+    g.prompt.assign(req.prompt_tokens.begin(), req.prompt_tokens.end());
+    spec.echo_text = tok.Decode(g.prompt, /*render_special=*/false, /*strip_leading_space=*/false);
+  } else {
+    // Control-token text in a prompt stays text: only token-id prompts can contain control tokens.
+    g.prompt = tok.Encode(req.prompt_text, tok.add_bos_default(), /*parse_special=*/false);
+    spec.echo_text = req.prompt_text;
+    if (!g.prompt.empty() && tok.add_bos_default() && g.prompt[0] == tok.bos_id()) {
+      spec.echo_skip = 1;  // the BOS Parapet added is not part of the client's prompt
+    }
+    spec.echo_strip_space = tok.add_space_prefix() && !req.prompt_text.starts_with(' ');
+  }
+  if (g.prompt.empty()) {
+    return ReplyError(ex, kCompletionsRoute, InvalidParam("prompt", "the prompt is empty"));
+  }
+  ApiResult<int32_t> max_tokens = CompletionBudget(req.max_tokens, options_.default_max_tokens,
+                                                   options_.max_context, g.prompt.size(), "prompt");
+  if (!max_tokens.ok()) return ReplyError(ex, kCompletionsRoute, max_tokens.error());
+
+  const int32_t n_logprobs = req.logprobs.value_or(0);
+  g.options.sampling = ToSampling(req.sampling, n_logprobs);
+  g.options.max_tokens = max_tokens.value();
+  g.options.stop = req.stop;
+  g.options.stop_at_end_of_generation = !req.sampling.ignore_eos;
+  if (req.echo && req.logprobs) g.prompt_logprobs = n_logprobs;
+
+  spec.kind = GenerationSpec::Kind::kCompletion;
+  spec.stream = req.stream;
+  spec.include_usage = req.include_usage;
+  spec.logprobs = req.logprobs.has_value();
+  spec.top_logprobs = n_logprobs;
+  spec.echo = req.echo;
+  if (req.echo && req.logprobs) spec.echo_ids = g.prompt;
+  if (!req.echo) spec.echo_text.clear();
+  Run(ex, key, std::move(spec), std::move(g), kCompletionsRoute);
+}
+
+void ApiHandler::Run(const std::shared_ptr<Exchange>& ex, const ApiKeyEntry* key,
+                     GenerationSpec spec, engine::GenerationRequest request,
+                     std::string_view route) {
+  if (draining_.load()) {
+    return ReplyError(ex, route, Overloaded("the server is shutting down"), 1);
+  }
+  Admission admission;
+  if (key != nullptr) {
+    const int64_t reserve =
+        static_cast<int64_t>(request.prompt.size()) + request.options.max_tokens;
+    admission = limiter_.TryAcquire(key->hash, key->limits, reserve);
+    if (admission.outcome == Admission::Outcome::kTooLarge) {
+      return ReplyError(ex, route,
+                        RateLimited("tokens", "the request (" + std::to_string(reserve) +
+                                                  " tokens) exceeds the key's tokens-per-minute "
+                                                  "limit"));
+    }
+    if (!admission.admitted()) {
+      return ReplyError(
+          ex, route,
+          RateLimited(admission.limited_by, "rate limit reached for " + admission.limited_by +
+                                                " on this API key; retry after " +
+                                                std::to_string(admission.retry_after_s) + " s"),
+          admission.retry_after_s);
+    }
+  }
+  Metrics* m = metrics_.get();
+  RateLimiter* limiter = &limiter_;
+  const std::string route_name(route);
+  const std::string key_id = key != nullptr ? key->hash : std::string();
+  auto on_finish = [m, limiter, route_name, key_id, admission](const GenerationOutcome& o) {
+    m->requests.WithLabels({route_name, std::to_string(o.http_status)}).Inc();
+    m->latency.WithLabels({route_name}).Observe(o.duration_s);
+    if (o.ttft_s >= 0) m->ttft.WithLabels({route_name}).Observe(o.ttft_s);
+    m->prompt_tokens.Inc(o.prompt_tokens);
+    m->completion_tokens.Inc(o.completion_tokens);
+    if (!o.cancel_reason.empty()) m->cancelled.WithLabels({o.cancel_reason}).Inc();
+    if (!key_id.empty()) limiter->Release(key_id, admission, o.prompt_tokens + o.completion_tokens);
+  };
+  auto generation = std::make_shared<Generation>(ex, std::move(spec), model_.tokenizer(),
+                                                 scheduler_, std::move(on_finish));
+  ApiResult<uint64_t> started = generation->Start(std::move(request));
+  if (!started.ok()) {
+    if (!key_id.empty()) limiter_.Release(key_id, admission, 0);
+    const ApiError& e = started.error();
+    return ReplyError(ex, route, e, e.http_status == 503 ? 1 : 0);
+  }
+  tracker_.Add(generation);
+}
+
+}  // namespace parapet::gateway

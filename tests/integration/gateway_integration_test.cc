@@ -1,0 +1,411 @@
+// End-to-end tests of `parapet serve`: the real binary on a loopback port, real TLS handshakes,
+// real clients (the official `openai` npm package, openssl s_client, raw HTTP/1.1).
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include "tests/engine/test_data_util.h"
+#include "tests/gateway/http_client_util.h"
+#include "tests/integration/gateway_process_util.h"
+
+namespace parapet::gateway::testing {
+namespace {
+
+const std::string kDemoModel = std::string(PARAPET_SOURCE_DIR) + "/models/stories260K.gguf";
+
+std::string Request(std::string_view method, std::string_view path, std::string_view body,
+                    std::string_view extra_headers = "") {
+  std::string r = std::string(method) + " " + std::string(path) +
+                  " HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n" +
+                  std::string(extra_headers);
+  if (method == "POST") r += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+  return r + "\r\n" + std::string(body);
+}
+
+// SSE "data:" payloads of a streamed body, in order.
+std::vector<std::string> SseData(const TestResponse& r) {
+  std::string all;
+  for (const std::string& c : r.chunks) all += c;
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while ((pos = all.find("data: ", pos)) != std::string::npos) {
+    const size_t end = all.find("\n\n", pos);
+    out.push_back(all.substr(pos + 6, end - pos - 6));
+    pos = end;
+  }
+  return out;
+}
+
+// The generated text of a streamed completion (text_completion chunks).
+std::string StreamedText(const TestResponse& r) {
+  std::string text;
+  for (const std::string& d : SseData(r)) {
+    if (d == "[DONE]") break;
+    boost::json::value v = boost::json::parse(d);
+    const boost::json::array& choices = v.at("choices").as_array();
+    if (!choices.empty()) text += choices[0].at("text").as_string().c_str();
+  }
+  return text;
+}
+
+class GatewayTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    signal(SIGPIPE, SIG_IGN);  // writes to a connection the server closed must not kill the test
+    dir_ = MakeTempDir();
+    ASSERT_TRUE(WriteCert(dir_, "server", -1, 30));
+    tls_.ca_file = dir_ + "/server.crt";
+  }
+
+  void StartServer(std::vector<std::string> args) {
+    args.insert(args.end(), {"--port", "0", "--tls-cert", dir_ + "/server.crt", "--tls-key",
+                             dir_ + "/server.key"});
+    std::string error;
+    server_ = GatewayProcess::Start(args, &error);
+    ASSERT_NE(server_, nullptr) << error;
+  }
+
+  std::unique_ptr<TestClient> Connect() {
+    std::string error;
+    auto c = TestClient::ConnectTls(server_->port(), tls_, &error);
+    EXPECT_NE(c, nullptr) << error;
+    return c;
+  }
+
+  // One request on a fresh connection; the whole response (chunked bodies included).
+  TestResponse Send(const std::string& raw, int timeout_ms = 30000) {
+    auto c = Connect();
+    if (c == nullptr) return {};
+    // Sending may fail part-way when the server answers early and closes (431, 413).
+    (void)c->Send(raw);
+    std::optional<TestResponse> r = c->ReadResponse(timeout_ms);
+    EXPECT_TRUE(r.has_value()) << "no response to " << raw.substr(0, 80);
+    return r.value_or(TestResponse{});
+  }
+
+  std::map<std::string, double> Metrics() {
+    return ParseMetrics(Send(Request("GET", "/metrics", "")).body);
+  }
+
+  std::string dir_;
+  TlsClientOptions tls_;
+  std::unique_ptr<GatewayProcess> server_;
+};
+
+// ---- the official OpenAI client ----
+
+TEST_F(GatewayTest, OfficialOpenAiClientWithAndWithoutApiKey) {
+  const std::string node_dir = std::string(PARAPET_SOURCE_DIR) + "/tests/integration";
+  std::string out;
+  if (RunCommand("node --version", &out) != 0 ||
+      RunCommand("test -d " + node_dir + "/node_modules/openai", &out) != 0) {
+    GTEST_SKIP() << "node or the openai npm package is missing: run scripts/setup.sh (it runs "
+                    "npm ci in tests/integration)";
+  }
+  ASSERT_EQ(RunCommand(ParapetBinary() + " key new --json", &out), 0) << out;
+  boost::json::value key = boost::json::parse(out);
+  const std::string secret = key.at("key").as_string().c_str();
+  const std::string hash = key.at("hash").as_string().c_str();
+
+  for (bool with_key : {true, false}) {
+    SCOPED_TRACE(with_key ? "with an API key" : "without API keys");
+    std::vector<std::string> args = {"--model", kDemoModel, "--chat-template", "llama2"};
+    if (with_key) args.insert(args.end(), {"--api-key-hash", hash});
+    StartServer(args);
+    const std::string cmd = "NODE_EXTRA_CA_CERTS=" + tls_.ca_file + " node " + node_dir +
+                            "/openai_client.mjs " + server_->url() + " stories260K " +
+                            (with_key ? secret : "unused") + (with_key ? " --expect-auth" : "");
+    const int rc = RunCommand(cmd, &out);
+    EXPECT_EQ(rc, 0) << out << "\nserver log:\n" << server_->log();
+    EXPECT_NE(out.find("all ok"), std::string::npos) << out;
+    EXPECT_EQ(server_->Stop(), 0);
+  }
+}
+
+// ---- TLS ----
+
+TEST_F(GatewayTest, TlsVersionsAndCertificateReload) {
+  StartServer({"--model", kDemoModel});
+  std::string out;
+  const std::string s_client =
+      "echo | timeout 10 openssl s_client -connect 127.0.0.1:" + std::to_string(server_->port()) +
+      " -servername localhost ";
+  EXPECT_NE(RunCommand(s_client + "-tls1_1", &out), 0) << "TLS 1.1 was accepted:\n" << out;
+  EXPECT_EQ(RunCommand(s_client + "-tls1_3", &out), 0) << out;
+  EXPECT_NE(out.find("TLSv1.3"), std::string::npos) << out;
+
+  auto fingerprint = [&] {
+    TlsClientOptions no_verify = tls_;
+    no_verify.ca_file.clear();
+    auto c = TestClient::ConnectTls(server_->port(), no_verify);
+    return c == nullptr ? std::string() : c->PeerFingerprint();
+  };
+  const std::string original = fingerprint();
+  ASSERT_FALSE(original.empty());
+  auto replace_with = [&](const std::string& name, bool key_too) {
+    std::filesystem::copy_file(dir_ + "/" + name + ".crt", dir_ + "/server.crt",
+                               std::filesystem::copy_options::overwrite_existing);
+    if (key_too) {
+      std::filesystem::copy_file(dir_ + "/" + name + ".key", dir_ + "/server.key",
+                                 std::filesystem::copy_options::overwrite_existing);
+    }
+    server_->Signal(SIGHUP);
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  };
+  std::filesystem::copy_file(dir_ + "/server.key", dir_ + "/original.key");
+  std::filesystem::copy_file(dir_ + "/server.crt", dir_ + "/original.crt");
+  ASSERT_TRUE(WriteCert(dir_, "expired", -10, -1));
+  ASSERT_TRUE(WriteCert(dir_, "other", -1, 30));
+  replace_with("expired", true);
+  EXPECT_EQ(fingerprint(), original) << "an expired certificate was taken";
+  replace_with("other", false);  // the new certificate with the old key: mismatched
+  EXPECT_EQ(fingerprint(), original) << "a certificate not matching its key was taken";
+  EXPECT_NE(server_->log().find("TLS reload failed"), std::string::npos) << server_->log();
+  replace_with("other", true);
+  EXPECT_NE(fingerprint(), original) << "a good certificate was not taken";
+  EXPECT_EQ(Send(Request("GET", "/healthz", "")).status, 200);  // verified against the new one
+  EXPECT_EQ(server_->Stop(), 0) << server_->log();
+}
+
+// ---- batching, cancellation ----
+
+std::string CompletionBody(std::string_view prompt, int max_tokens, bool stream) {
+  return std::string(R"({"model":"peaky-moe-Q8_0","prompt":")") + std::string(prompt) +
+         R"(","max_tokens":)" + std::to_string(max_tokens) + R"(,"temperature":0,"stream":)" +
+         (stream ? "true" : "false") + "}";
+}
+
+TEST_F(GatewayTest, SixteenConcurrentGreedyStreamsEqualSequentialRuns) {
+  PARAPET_REQUIRE_FIXTURE(model, "peaky-moe-Q8_0.gguf");
+  StartServer({"--model", model, "--max-seqs", "16", "--threads", "2"});
+  constexpr int kStreams = 16;
+  std::vector<std::string> prompts;
+  for (int i = 0; i < kStreams; ++i) {
+    prompts.push_back("story number " + std::to_string(i * 7 + 3) + " begins");
+  }
+  auto run = [&](int i) {
+    return StreamedText(
+        Send(Request("POST", "/v1/completions", CompletionBody(prompts[i], 48, true))));
+  };
+  std::vector<std::string> sequential(kStreams), concurrent(kStreams);
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < kStreams; ++i) sequential[i] = run(i);
+  const auto t1 = std::chrono::steady_clock::now();
+  const std::map<std::string, double> before = Metrics();
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kStreams; ++i) threads.emplace_back([&, i] { concurrent[i] = run(i); });
+  for (std::thread& t : threads) t.join();
+  const auto t2 = std::chrono::steady_clock::now();
+  const std::map<std::string, double> after = Metrics();
+  for (int i = 0; i < kStreams; ++i) {
+    EXPECT_FALSE(sequential[i].empty()) << i;
+    EXPECT_EQ(concurrent[i], sequential[i]) << "stream " << i << " depends on its batch";
+  }
+  // Batched: far fewer forward passes than tokens generated.
+  const double passes =
+      after.at("parapet_engine_forward_passes") - before.at("parapet_engine_forward_passes");
+  const double tokens =
+      after.at("parapet_engine_tokens_generated") - before.at("parapet_engine_tokens_generated");
+  EXPECT_LT(passes * 4, tokens) << passes << " passes for " << tokens << " tokens";
+  const double seq_s = std::chrono::duration<double>(t1 - t0).count();
+  const double con_s = std::chrono::duration<double>(t2 - t1).count();
+  std::printf(
+      "16 streams x 48 tokens: sequential %.2f s, concurrent %.2f s (%.2fx); %.0f passes "
+      "for %.0f tokens\n",
+      seq_s, con_s, seq_s / con_s, passes, tokens);
+  EXPECT_EQ(server_->Stop(), 0) << server_->log();
+}
+
+TEST_F(GatewayTest, ClientDisconnectStopsGenerationWithinOneStep) {
+  PARAPET_REQUIRE_FIXTURE(model, "peaky-moe-Q8_0.gguf");
+  StartServer({"--model", model, "--threads", "1"});
+  auto c = Connect();
+  ASSERT_NE(c, nullptr);
+  ASSERT_TRUE(
+      c->Send(Request("POST", "/v1/completions", CompletionBody("hello world", 480, true))));
+  ASSERT_TRUE(c->ReadHead().has_value());
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(c->ReadChunk().has_value());
+  c->Close(/*reset=*/true);
+  std::map<std::string, double> m;
+  for (int i = 0; i < 100; ++i) {
+    m = Metrics();
+    if (m["parapet_engine_cancelled_sequences"] >= 1) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(m["parapet_engine_cancelled_sequences"], 1);
+  EXPECT_LE(m["parapet_engine_cancel_passes_max"], 1) << "generation ran on after the cancel";
+  EXPECT_EQ(m["parapet_generations_cancelled_total{reason=\"client_gone\"}"], 1);
+  EXPECT_LT(m["parapet_engine_tokens_generated"], 480);
+  EXPECT_EQ(m["parapet_engine_kv_tokens_in_use"], 0);
+  EXPECT_EQ(m["parapet_engine_active_sequences"], 0);
+  EXPECT_EQ(server_->Stop(), 0) << server_->log();
+}
+
+TEST_F(GatewayTest, FullQueueGets503WhileQueuedStreamsGetKeepalives) {
+  PARAPET_REQUIRE_FIXTURE(model, "peaky-moe-Q8_0.gguf");
+  std::ofstream(dir_ + "/p.yaml") << "timeouts: {sse_keepalive_ms: 100}\n";
+  StartServer({"--config", dir_ + "/p.yaml", "--model", model, "--threads", "1", "--max-seqs", "1",
+               "--max-queue", "1"});
+  auto running = Connect();
+  ASSERT_TRUE(running->Send(Request("POST", "/v1/completions", CompletionBody("a", 480, true))));
+  ASSERT_TRUE(running->ReadHead().has_value());
+  ASSERT_TRUE(running->ReadChunk().has_value());
+  auto queued = Connect();
+  ASSERT_TRUE(queued->Send(Request("POST", "/v1/completions", CompletionBody("b", 8, true))));
+  ASSERT_TRUE(queued->ReadHead().has_value());
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const TestResponse refused =
+      Send(Request("POST", "/v1/completions", CompletionBody("c", 8, false)));
+  EXPECT_EQ(refused.status, 503) << refused.body;
+  EXPECT_EQ(refused.header("retry-after"), "1");
+  EXPECT_NE(refused.body.find("\"type\":\"server_error\""), std::string::npos) << refused.body;
+  // The queued stream hears keepalive comments, then its tokens once the first one finishes.
+  std::string queued_body;
+  for (int i = 0; i < 200; ++i) {
+    std::optional<std::string> chunk = queued->ReadChunk(5000);
+    if (!chunk || chunk->empty()) break;
+    queued_body += *chunk;
+  }
+  EXPECT_NE(queued_body.find(": keepalive\n\n"), std::string::npos) << queued_body;
+  EXPECT_NE(queued_body.find("data: [DONE]"), std::string::npos) << queued_body;
+  EXPECT_EQ(server_->Stop(), 0) << server_->log();
+}
+
+TEST_F(GatewayTest, DeadlineCancelsAndRateLimitsAnswer429) {
+  PARAPET_REQUIRE_FIXTURE(model, "peaky-moe-Q8_0.gguf");
+  std::string out;
+  ASSERT_EQ(RunCommand(ParapetBinary() + " key new --json", &out), 0);
+  boost::json::value key = boost::json::parse(out);
+  const std::string secret = key.at("key").as_string().c_str();
+  std::ofstream(dir_ + "/p.yaml") << "timeouts: {request_ms: 150}\napi_keys:\n  - {id: t, tenant: "
+                                     "acme, requests_per_second: 0.5, burst: 2, hash: \""
+                                  << key.at("hash").as_string().c_str() << "\"}\n";
+  StartServer({"--config", dir_ + "/p.yaml", "--model", model, "--threads", "1"});
+  const std::string auth = "Authorization: Bearer " + secret + "\r\n";
+  const TestResponse slow =
+      Send(Request("POST", "/v1/completions", CompletionBody("x", 480, false), auth));
+  EXPECT_EQ(slow.status, 504) << slow.body;
+  EXPECT_NE(slow.body.find("request_timeout"), std::string::npos) << slow.body;
+  const TestResponse quick =
+      Send(Request("POST", "/v1/completions", CompletionBody("x", 2, false), auth));
+  EXPECT_EQ(quick.status, 200) << quick.body;
+  const TestResponse limited =
+      Send(Request("POST", "/v1/completions", CompletionBody("x", 2, false), auth));
+  EXPECT_EQ(limited.status, 429) << limited.body;
+  EXPECT_FALSE(limited.header("retry-after").empty());
+  EXPECT_EQ(Send(Request("POST", "/v1/completions", CompletionBody("x", 2, false))).status, 401);
+  const std::map<std::string, double> m = Metrics();
+  EXPECT_EQ(m.at("parapet_generations_cancelled_total{reason=\"deadline\"}"), 1);
+  EXPECT_EQ(server_->Stop(), 0) << server_->log();
+}
+
+// ---- bad input ----
+
+TEST_F(GatewayTest, BadRequestsGetTheRight4xxAndTheServerStaysHealthy) {
+  std::ofstream(dir_ + "/p.yaml")
+      << "timeouts: {header_ms: 500}\nlimits: {max_body_bytes: 65536}\n";
+  StartServer({"--config", dir_ + "/p.yaml", "--model", kDemoModel, "--chat-template", "llama2"});
+  const std::string chat = "/v1/chat/completions";
+  const std::string msgs = R"("messages":[{"role":"user","content":"hi"}])";
+  struct Case {
+    std::string name;
+    std::string raw;
+    int status;
+    std::string in_body;
+  };
+  const std::vector<Case> cases = {
+      {"malformed JSON", Request("POST", chat, R"({"model":"stories260K",)"), 400, "invalid_json"},
+      {"invalid UTF-8",
+       Request("POST", chat,
+               "{\"model\":\"stories260K\",\"messages\":[{\"role\":\"user\","
+               "\"content\":\"\xff\xfe\"}]}"),
+       400, "invalid_json"},
+      {"duplicate key", Request("POST", chat, R"({"model":"a","model":"b",)" + msgs + "}"), 400,
+       "invalid_json"},
+      {"100 KB header",
+       Request("GET", "/healthz", "", "X-Big: " + std::string(100 * 1024, 'a') + "\r\n"), 431, ""},
+      {"oversized body",
+       "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n", 413,
+       ""},
+      {"n=2", Request("POST", chat, R"({"model":"stories260K","n":2,)" + msgs + "}"), 400,
+       "\"param\":\"n\""},
+      {"unknown model", Request("POST", chat, R"({"model":"gpt-4",)" + msgs + "}"), 404,
+       "model_not_found"},
+      {"negative max_tokens",
+       Request("POST", chat, R"({"model":"stories260K","max_tokens":-5,)" + msgs + "}"), 400,
+       "\"param\":\"max_tokens\""},
+      {"context exceeded",
+       Request("POST", chat, R"({"model":"stories260K","max_tokens":100000,)" + msgs + "}"), 400,
+       "context_length_exceeded"},
+      {"unknown parameter",
+       Request("POST", chat, R"({"model":"stories260K","frobnicate":1,)" + msgs + "}"), 400,
+       "\"param\":\"frobnicate\""},
+      {"tools", Request("POST", chat, R"({"model":"stories260K","tools":[{}],)" + msgs + "}"), 400,
+       "\"param\":\"tools\""},
+      {"bad token id",
+       Request("POST", "/v1/completions", R"({"model":"stories260K","prompt":[1,99999]})"), 400,
+       "\"param\":\"prompt\""},
+      {"wrong method", Request("GET", chat, ""), 405, ""},
+      {"unknown route", Request("GET", "/v1/nothing", ""), 404, "unknown_url"},
+      {"malformed HTTP", "GARBAGE\r\n\r\n", 400, ""},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    const TestResponse r = Send(c.raw);
+    EXPECT_EQ(r.status, c.status) << r.body;
+    if (!c.in_body.empty()) {
+      EXPECT_NE(r.body.find(c.in_body), std::string::npos) << r.body;
+    }
+    if (c.status != 0 && !r.body.empty()) {
+      EXPECT_NE(r.body.find("\"error\""), std::string::npos) << r.body;
+    }
+  }
+  // Slowloris: headers trickled slower than the header deadline are cut off.
+  auto slow = Connect();
+  ASSERT_NE(slow, nullptr);
+  const auto t0 = std::chrono::steady_clock::now();
+  bool closed = false;
+  for (char ch : std::string("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaa")) {
+    if (!slow->Send(std::string(1, ch))) {
+      closed = true;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (std::chrono::steady_clock::now() - t0 > std::chrono::seconds(3)) break;
+  }
+  EXPECT_TRUE(closed || slow->WaitClosed(2000)) << "a slowloris client kept its connection";
+  // Cut off at the 500 ms header deadline (the 408 the server sends first may be lost to the
+  // reset our next trickled byte provokes).
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(1500));
+  // Still healthy, still generating.
+  EXPECT_EQ(Send(Request("GET", "/healthz", "")).status, 200);
+  const TestResponse ok =
+      Send(Request("POST", chat, R"({"model":"stories260K","max_tokens":4,)" + msgs + "}"));
+  EXPECT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(server_->Stop(), 0) << server_->log();
+}
+
+TEST_F(GatewayTest, SigtermLetsAStreamInFlightFinish) {
+  PARAPET_REQUIRE_FIXTURE(model, "peaky-moe-Q8_0.gguf");
+  StartServer({"--model", model, "--threads", "1"});
+  auto c = Connect();
+  ASSERT_TRUE(c->Send(Request("POST", "/v1/completions", CompletionBody("hello", 200, true))));
+  ASSERT_TRUE(c->ReadHead().has_value());
+  ASSERT_TRUE(c->ReadChunk().has_value());
+  server_->Signal(SIGTERM);
+  std::string body;
+  for (int i = 0; i < 1000; ++i) {
+    std::optional<std::string> chunk = c->ReadChunk(10000);
+    if (!chunk || chunk->empty()) break;
+    body += *chunk;
+  }
+  EXPECT_NE(body.find("data: [DONE]"), std::string::npos) << body.substr(0, 300);
+  EXPECT_EQ(server_->Stop(), 0) << server_->log();
+}
+
+}  // namespace
+}  // namespace parapet::gateway::testing
