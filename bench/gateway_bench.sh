@@ -49,6 +49,8 @@ LUA
 start_gateway --model models/stories260K.gguf --tls-cert "$work/cert.pem" --tls-key "$work/key.pem" \
   --threads 1 --io-threads 1 --max-seqs 64 --max-queue 1024
 wrk -t2 -c64 -d"$duration" --latency -s "$work/post.lua" "$url/v1/completions" | tee "$work/wrk-parapet.txt"
+echo "== parapet GET /healthz (the transport alone: TLS, HTTP, routing; no engine) =="
+wrk -t2 -c64 -d"$duration" --latency "$url/healthz" | tee "$work/wrk-healthz.txt"
 stop_gateway
 
 mkdir -p "$work/www" "$work/nginx"
@@ -80,8 +82,10 @@ wrk -t2 -c64 -d"$duration" --latency https://127.0.0.1:18443/completion.json | t
 kill "$(cat "$work/nginx.pid")"; rm -f "$work/nginx.pid"
 
 rps() { grep 'Requests/sec' "$1" | awk '{print $2}'; }
-echo "HTTPS summary: parapet $(rps "$work/wrk-parapet.txt") req/s, nginx $(rps "$work/wrk-nginx.txt") req/s," \
-  "ratio $(awk -v a="$(rps "$work/wrk-parapet.txt")" -v b="$(rps "$work/wrk-nginx.txt")" 'BEGIN{printf "%.2f", a/b}')"
+ratio() { awk -v a="$(rps "$1")" -v b="$(rps "$work/wrk-nginx.txt")" 'BEGIN{printf "%.2f", a/b}'; }
+echo "HTTPS summary: nginx $(rps "$work/wrk-nginx.txt") req/s;" \
+  "parapet completions $(rps "$work/wrk-parapet.txt") req/s ($(ratio "$work/wrk-parapet.txt")x);" \
+  "parapet /healthz $(rps "$work/wrk-healthz.txt") req/s ($(ratio "$work/wrk-healthz.txt")x)"
 
 echo "== 2. Continuous batching: Mixtral-shaped Q4_0, 64 tokens per stream =="
 mkdir -p bench-models

@@ -244,6 +244,13 @@ Result<GatewayConfig> LoadGatewayConfig(const std::string& path) {
 
 Status ValidateGatewayConfig(const GatewayConfig& c) {
   if (c.model.path.empty()) return InvalidArgumentError("no model: set model.path or --model");
+  if (c.listen.port < 0 || c.listen.port > 65535) {
+    return InvalidArgumentError("listen.port (--port) must be in [0, 65535], got " +
+                                std::to_string(c.listen.port));
+  }
+  if (c.engine.max_sequences < 1) {
+    return InvalidArgumentError("engine.max_sequences (--max-seqs) must be >= 1");
+  }
   if (c.tls.cert_file.empty() != c.tls.key_file.empty()) {
     return InvalidArgumentError("tls: cert and key must be given together");
   }

@@ -8,6 +8,7 @@ packages=(
   clang libclang-rt-14-dev clang-format
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libboost1.81-dev libboost-json1.81-dev libssl-dev openssl libyaml-cpp-dev
+  libre2-dev libutf8proc-dev
   curl nghttp2-client wrk nginx
 )
 

@@ -6,47 +6,49 @@
 namespace parapet::gateway::internal {
 
 ExchangeImpl::ExchangeImpl(Request request, PeerInfo peer, std::string request_id,
-                           std::weak_ptr<Session> session, uint64_t stream_buffer_limit_bytes)
+                           std::shared_ptr<SessionLink> link, uint64_t stream_buffer_limit_bytes)
     : request_(std::move(request)),
       peer_(std::move(peer)),
       request_id_(std::move(request_id)),
-      session_(std::move(session)),
+      link_(std::move(link)),
       stream_buffer_limit_bytes_(stream_buffer_limit_bytes) {}
 
 void ExchangeImpl::Respond(Response response) {
   int expected = kNone;
   if (!kind_.compare_exchange_strong(expected, kComplete)) return;
-  if (auto session = session_.lock()) session->PostRespond(shared_from_this(), std::move(response));
+  std::lock_guard<std::mutex> lock(link_->mu);
+  if (link_->session) link_->session->PostRespond(shared_from_this(), std::move(response));
 }
 
 void ExchangeImpl::StartStream(ResponseHeader header) {
   int expected = kNone;
   if (!kind_.compare_exchange_strong(expected, kStream)) return;
-  if (auto session = session_.lock())
-    session->PostStartStream(shared_from_this(), std::move(header));
+  std::lock_guard<std::mutex> lock(link_->mu);
+  if (link_->session) link_->session->PostStartStream(shared_from_this(), std::move(header));
 }
 
 bool ExchangeImpl::Write(std::string data) {
   if (kind_.load() != kStream || ended_.load() || aborted()) return false;
   uint64_t n = data.size();
   uint64_t queued = queued_bytes_.fetch_add(n, std::memory_order_relaxed) + n;
-  auto session = session_.lock();
-  if (!session) {
+  std::lock_guard<std::mutex> lock(link_->mu);
+  if (link_->session == nullptr) {
     Unqueue(n);
     return false;
   }
   if (queued > stream_buffer_limit_bytes_) {
     Unqueue(n);
-    session->PostOverflow(shared_from_this());
+    link_->session->PostOverflow(shared_from_this());
     return false;
   }
-  session->PostWrite(shared_from_this(), std::move(data));
+  link_->session->PostWrite(shared_from_this(), std::move(data));
   return true;
 }
 
 void ExchangeImpl::End() {
   if (kind_.load() != kStream || ended_.exchange(true)) return;
-  if (auto session = session_.lock()) session->PostEnd(shared_from_this());
+  std::lock_guard<std::mutex> lock(link_->mu);
+  if (link_->session) link_->session->PostEnd(shared_from_this());
 }
 
 void ExchangeImpl::OnAbort(std::function<void()> fn) {

@@ -1,7 +1,7 @@
 // ExchangeImpl: the Exchange a Session hands to the Handler for one request. Its methods may be
 // called from any thread: they check cheap atomic state here and post the socket work to the
-// session's strand. It holds the session weakly, so a handler that keeps an exchange does not
-// keep a closed connection (or the io_context) alive.
+// session's strand through a SessionLink. It never owns the session, so a handler thread never
+// keeps a connection (or the io_context behind it) alive, and never destroys one.
 #pragma once
 
 #include <atomic>
@@ -17,10 +17,18 @@ namespace parapet::gateway::internal {
 
 class Session;
 
+// How an exchange reaches its session from any thread without owning it. The session sets
+// `session` when it creates the link and clears it when it closes or is destroyed; posting
+// under `mu` therefore never races with the session's destruction.
+struct SessionLink {
+  std::mutex mu;
+  Session* session = nullptr;  // GUARDED_BY(mu)
+};
+
 class ExchangeImpl final : public Exchange, public std::enable_shared_from_this<ExchangeImpl> {
  public:
   ExchangeImpl(Request request, PeerInfo peer, std::string request_id,
-               std::weak_ptr<Session> session, uint64_t stream_buffer_limit_bytes);
+               std::shared_ptr<SessionLink> link, uint64_t stream_buffer_limit_bytes);
 
   const Request& request() const override { return request_; }
   const PeerInfo& peer() const override { return peer_; }
@@ -45,7 +53,7 @@ class ExchangeImpl final : public Exchange, public std::enable_shared_from_this<
   const Request request_;
   const PeerInfo peer_;
   const std::string request_id_;
-  const std::weak_ptr<Session> session_;
+  const std::shared_ptr<SessionLink> link_;
   const uint64_t stream_buffer_limit_bytes_;
 
   std::atomic<int> kind_{kNone};  // set once by Respond or StartStream

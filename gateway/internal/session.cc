@@ -12,7 +12,6 @@
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
 #include <chrono>
-#include <deque>
 #include <optional>
 
 #include "common/logging.h"
@@ -21,6 +20,7 @@
 #include "gateway/internal/http_format.h"
 #include "gateway/internal/request_reader.h"
 #include "gateway/internal/stream.h"
+#include "gateway/internal/write_queue.h"
 
 namespace parapet::gateway::internal {
 namespace {
@@ -29,16 +29,8 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 
 constexpr size_t kReadChunkBytes = 16 * 1024;
-constexpr size_t kMaxBuffersPerWrite = 64;
 
 enum class Phase { kHandshake, kIdle, kHeader, kBody, kExchange, kFinalReply, kClosing, kClosed };
-
-// One queued write; `last` completes the response it belongs to.
-struct Outgoing {
-  std::string bytes;
-  uint64_t stream_bytes = 0;  // payload counted against the exchange's stream buffer limit
-  bool last = false;
-};
 
 class SessionImpl final : public Session, public std::enable_shared_from_this<SessionImpl> {
  public:
@@ -50,15 +42,17 @@ class SessionImpl final : public Session, public std::enable_shared_from_this<Se
         stats_(*shared_->stats),
         executor_(stream_->socket().get_executor()),
         read_deadline_(executor_),
-        write_deadline_(executor_),
+        writes_(*stream_, executor_, opt_.write_timeout_ms),
         reject_(reject),
         reader_(opt_.max_header_bytes, opt_.max_body_bytes) {
     stats_.connections_active.fetch_add(1, std::memory_order_relaxed);
+    link_->session = this;  // no exchange can see the link yet
     peer_.tls = stream_->tls();
     peer_.remote_address = RemoteAddress(stream_->socket());
   }
 
   ~SessionImpl() override {
+    Detach();
     stats_.connections_active.fetch_sub(1, std::memory_order_relaxed);
     shared_->registry->Remove(registry_id_);
   }
@@ -75,27 +69,44 @@ class SessionImpl final : public Session, public std::enable_shared_from_this<Se
     asio::post(executor_, [self = shared_from_this()] { self->Close(); });
   }
 
+  // Called under the link's mutex from any thread. The session may be dying (its destructor
+  // waits for that mutex): then the weak lock fails and the call is dropped.
   void PostRespond(std::shared_ptr<ExchangeImpl> ex, Response response) override {
-    asio::post(executor_, [self = shared_from_this(), ex = std::move(ex),
-                           r = std::move(response)]() mutable { self->DoRespond(ex, r); });
+    OnStrand([ex = std::move(ex), r = std::move(response)](SessionImpl& s) mutable {
+      s.DoRespond(ex, r);
+    });
   }
   void PostStartStream(std::shared_ptr<ExchangeImpl> ex, ResponseHeader header) override {
-    asio::post(executor_, [self = shared_from_this(), ex = std::move(ex),
-                           h = std::move(header)]() mutable { self->DoStartStream(ex, h); });
+    OnStrand([ex = std::move(ex), h = std::move(header)](SessionImpl& s) mutable {
+      s.DoStartStream(ex, h);
+    });
   }
   void PostWrite(std::shared_ptr<ExchangeImpl> ex, std::string data) override {
-    asio::post(executor_, [self = shared_from_this(), ex = std::move(ex),
-                           d = std::move(data)]() mutable { self->DoStreamWrite(ex, d); });
+    OnStrand([ex = std::move(ex), d = std::move(data)](SessionImpl& s) mutable {
+      s.DoStreamWrite(ex, d);
+    });
   }
   void PostEnd(std::shared_ptr<ExchangeImpl> ex) override {
-    asio::post(executor_, [self = shared_from_this(), ex = std::move(ex)] { self->DoEnd(ex); });
+    OnStrand([ex = std::move(ex)](SessionImpl& s) { s.DoEnd(ex); });
   }
   void PostOverflow(std::shared_ptr<ExchangeImpl> ex) override {
-    asio::post(executor_,
-               [self = shared_from_this(), ex = std::move(ex)] { self->DoOverflow(ex); });
+    OnStrand([ex = std::move(ex)](SessionImpl& s) { s.DoOverflow(ex); });
   }
 
  private:
+  template <typename Fn>
+  void OnStrand(Fn fn) {
+    std::shared_ptr<SessionImpl> self = weak_from_this().lock();
+    if (!self) return;
+    asio::post(executor_, [self = std::move(self), fn = std::move(fn)]() mutable { fn(*self); });
+  }
+
+  // Stops exchanges from reaching this session.
+  void Detach() {
+    std::lock_guard<std::mutex> lock(link_->mu);
+    link_->session = nullptr;
+  }
+
   // ---- handshake and request reading ----
 
   void DoHandshake() {
@@ -197,8 +208,9 @@ class SessionImpl final : public Session, public std::enable_shared_from_this<Se
     keep_alive_ = request.keep_alive();
     head_request_ = request.method() == http::verb::head;
     response_started_ = streaming_ = stream_ended_ = false;
-    exchange_ = std::make_shared<ExchangeImpl>(std::move(request), peer_, NewRequestId(),
-                                               weak_from_this(), opt_.stream_buffer_limit_bytes);
+    exchange_ = std::make_shared<ExchangeImpl>(std::move(request), peer_, NewRequestId(), link_,
+                                               opt_.stream_buffer_limit_bytes);
+    hold_ = shared_from_this();  // alive until the response is sent, even with no read pending
     WatchForDisconnect();
     shared_->handler->Handle(exchange_);
   }
@@ -313,45 +325,32 @@ class SessionImpl final : public Session, public std::enable_shared_from_this<Se
 
   // ---- writing ----
 
-  void Queue(Outgoing out) {
-    write_queue_.push_back(std::move(out));
-    DoWrite();
+  void Queue(WriteQueue::Item item) {
+    writes_.Push(std::move(item));
+    StartWrite();
   }
 
-  void DoWrite() {
-    if (writing_ || write_queue_.empty() || phase_ == Phase::kClosed) return;
-    writing_ = true;
-    in_flight_.clear();
-    while (!write_queue_.empty() && in_flight_.size() < kMaxBuffersPerWrite) {
-      in_flight_.push_back(std::move(write_queue_.front()));
-      write_queue_.pop_front();
-    }
-    std::vector<asio::const_buffer> buffers;
-    buffers.reserve(in_flight_.size());
-    for (const Outgoing& o : in_flight_) buffers.push_back(asio::buffer(o.bytes));
-    ArmWriteTimer();
-    stream_->AsyncWrite(
-        std::move(buffers),
-        [self = shared_from_this()](const ErrorCode& ec, size_t) { self->OnWrite(ec); });
+  void StartWrite() {
+    if (phase_ == Phase::kClosed) return;
+    writes_.Start([self = shared_from_this()](const ErrorCode& ec,
+                                              WriteQueue::Written w) { self->OnWrite(ec, w); },
+                  [self = shared_from_this()] {
+                    if (self->phase_ == Phase::kClosed) return;
+                    ServerStats::Add(self->stats_.timeouts_write);
+                    self->Close();
+                  });
   }
 
-  void OnWrite(const ErrorCode& ec) {
-    writing_ = false;
-    CancelWriteTimer();
+  void OnWrite(const ErrorCode& ec, const WriteQueue::Written& written) {
     if (phase_ == Phase::kClosed) return;
     if (ec) {
       PARAPET_LOG(kDebug) << "write to " << peer_.remote_address << " failed: " << ec.message();
       return Close();
     }
-    bool response_done = false;
-    for (const Outgoing& o : in_flight_) {
-      if (exchange_ && o.stream_bytes > 0) exchange_->Unqueue(o.stream_bytes);
-      response_done = response_done || o.last;
-    }
-    in_flight_.clear();
-    if (response_done) FinishResponse();
-    if (writing_) return;  // FinishResponse started the next request's error reply
-    if (!write_queue_.empty()) return DoWrite();
+    if (exchange_) exchange_->Unqueue(written.stream_bytes);
+    if (written.response_done) FinishResponse();
+    if (writes_.writing()) return;  // FinishResponse started the next request's error reply
+    if (!writes_.empty()) return StartWrite();
     if (close_after_write_ && phase_ == Phase::kFinalReply) {
       close_hard_ ? Close() : BeginLingerClose();
     }
@@ -360,6 +359,7 @@ class SessionImpl final : public Session, public std::enable_shared_from_this<Se
   void FinishResponse() {
     if (exchange_) exchange_->MarkFinished();
     exchange_.reset();
+    hold_.reset();  // the completion handler running this still holds the session
     if (!keep_alive_ || shutting_down_ || reject_) {
       phase_ = Phase::kFinalReply;
       close_after_write_ = true;
@@ -403,10 +403,11 @@ class SessionImpl final : public Session, public std::enable_shared_from_this<Se
   void Close() {
     if (phase_ == Phase::kClosed) return;
     AbortExchange();
+    Detach();
+    hold_.reset();  // every caller runs from a handler that holds the session
     phase_ = Phase::kClosed;
     CancelReadTimer();
-    CancelWriteTimer();
-    write_queue_.clear();
+    writes_.Clear();
     stream_->Close();
   }
 
@@ -418,14 +419,6 @@ class SessionImpl final : public Session, public std::enable_shared_from_this<Se
     });
   }
   void CancelReadTimer() { read_deadline_.Cancel(); }
-  void ArmWriteTimer() {
-    write_deadline_.Arm(opt_.write_timeout_ms, [self = shared_from_this()] {
-      if (self->phase_ == Phase::kClosed) return;
-      ServerStats::Add(self->stats_.timeouts_write);
-      self->Close();
-    });
-  }
-  void CancelWriteTimer() { write_deadline_.Cancel(); }
 
   void OnReadTimeout() {
     switch (phase_) {
@@ -453,7 +446,7 @@ class SessionImpl final : public Session, public std::enable_shared_from_this<Se
   ServerStats& stats_;
   const asio::any_io_executor executor_;  // the strand
   Deadline read_deadline_;                // handshake, header, body, idle, closing drain
-  Deadline write_deadline_;
+  WriteQueue writes_;
   uint64_t registry_id_ = 0;
   const bool reject_;
   PeerInfo peer_;
@@ -466,6 +459,8 @@ class SessionImpl final : public Session, public std::enable_shared_from_this<Se
   RequestReader reader_;
 
   // The exchange in flight and its response state.
+  const std::shared_ptr<SessionLink> link_ = std::make_shared<SessionLink>();
+  std::shared_ptr<SessionImpl> hold_;  // self, while an exchange is in flight
   std::shared_ptr<ExchangeImpl> exchange_;
   unsigned request_version_ = 11;
   bool keep_alive_ = false;
@@ -475,11 +470,8 @@ class SessionImpl final : public Session, public std::enable_shared_from_this<Se
   bool chunked_ = false;
   bool stream_ended_ = false;
 
-  bool writing_ = false;
   bool close_after_write_ = false;
   bool close_hard_ = false;
-  std::deque<Outgoing> write_queue_;
-  std::vector<Outgoing> in_flight_;  // the buffers of the outstanding write point into these
 };
 
 }  // namespace

@@ -48,7 +48,8 @@ class Session {
   // Server shutdown past its grace period: aborts the exchange in flight and closes.
   virtual void ForceClose() = 0;
 
-  // From ExchangeImpl, any thread; ignored unless `exchange` is the one in flight.
+  // From ExchangeImpl (any thread, under its SessionLink mutex); ignored unless `exchange` is
+  // the one in flight.
   virtual void PostRespond(std::shared_ptr<ExchangeImpl> exchange, Response response) = 0;
   virtual void PostStartStream(std::shared_ptr<ExchangeImpl> exchange, ResponseHeader header) = 0;
   virtual void PostWrite(std::shared_ptr<ExchangeImpl> exchange, std::string data) = 0;

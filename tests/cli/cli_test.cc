@@ -118,6 +118,34 @@ struct BadArgs {
   const char* expect;  // substring of the one-line error
 };
 
+TEST(Cli, KeyNewPrintsAFreshKeyAndItsHash) {
+  ProcessResult a = Parapet("key new --json");
+  ProcessResult b = Parapet("key new --json");
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  boost::json::value ja = boost::json::parse(a.out);
+  boost::json::value jb = boost::json::parse(b.out);
+  const std::string key(ja.at("key").as_string());
+  const std::string hash(ja.at("hash").as_string());
+  EXPECT_EQ(key.rfind("pk-", 0), 0u) << key;
+  EXPECT_EQ(key.size(), 3u + 43u);
+  EXPECT_EQ(hash.rfind("sha256:", 0), 0u) << hash;
+  EXPECT_EQ(hash.size(), 7u + 64u);
+  EXPECT_NE(ja.at("key"), jb.at("key"));
+  ProcessResult text = Parapet("key new");
+  EXPECT_NE(text.out.find("--api-key-hash sha256:"), std::string::npos) << text.out;
+}
+
+TEST(Cli, ServeRejectsABadConfigFileNamingLineAndField) {
+  const std::string dir = testing::ScratchDir("cli_serve_" + std::to_string(getpid()));
+  std::ofstream(dir + "/bad.yaml") << "model: {path: m.gguf}\nengine:\n  max_sequences: lots\n";
+  ProcessResult r = Parapet("serve --config " + dir + "/bad.yaml");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("bad.yaml:3:18: engine.max_sequences: must be an integer"),
+            std::string::npos)
+      << r.err;
+  EXPECT_TRUE(r.out.empty());
+}
+
 TEST(Cli, BadArgumentsExitTwoWithOneClearLine) {
   std::string m = DemoModel();
   std::vector<BadArgs> cases = {
@@ -137,6 +165,16 @@ TEST(Cli, BadArgumentsExitTwoWithOneClearLine) {
       {"tokenize --model /nonexistent.gguf hi", "cannot open"},
       {"tokenize --model " + m, "TEXT or --file"},
       {"model info /nonexistent.gguf", "cannot open"},
+      {"serve", "no model"},
+      {"serve --model /nonexistent.gguf --insecure-http", "/nonexistent.gguf: cannot open"},
+      {"serve --config /nonexistent.yaml", "/nonexistent.yaml: cannot open"},
+      {"serve --model " + m + " --tls-cert c.pem", "cert and key"},
+      {"serve --model " + m + " --insecure-http --api-key-hash sha256:12", "hash"},
+      {"serve --model " + m + " --insecure-http --chat-template nope", "unknown chat template"},
+      {"serve --model " + m + " --insecure-http --port 70000", "port"},
+      {"serve --model " + m + " --insecure-http --ctx 100000", "exceeds the model's context"},
+      {"serve --model " + m + " --insecure-http --max-seqs 0", "max_sequences"},
+      {"key", "A subcommand is required"},
   };
   for (const BadArgs& c : cases) {
     ProcessResult r = Parapet(c.args);

@@ -74,6 +74,32 @@ std::string SslErrors() {
 
 }  // namespace
 
+bool MatchesShape(std::string_view s, std::string_view shape) {
+  if (s.size() != shape.size()) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    bool ok = false;
+    switch (shape[i]) {
+      case 'A':
+        ok = std::isupper(c);
+        break;
+      case 'a':
+        ok = std::islower(c);
+        break;
+      case '9':
+        ok = std::isdigit(c);
+        break;
+      case 'x':
+        ok = std::isdigit(c) || (c >= 'a' && c <= 'f');
+        break;
+      default:
+        ok = c == static_cast<unsigned char>(shape[i]);
+    }
+    if (!ok) return false;
+  }
+  return true;
+}
+
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::steady_clock::now().time_since_epoch())

@@ -79,6 +79,11 @@ class TestClient {
   bool closed_ = false;
 };
 
+// True when `s` has the shape of `shape`: in the shape 'A' is an upper-case letter, 'a' a
+// lower-case one, '9' a digit, 'x' a lower-case hex digit, anything else itself. (std::regex
+// trips GCC 12's -Wmaybe-uninitialized under the sanitizers.)
+bool MatchesShape(std::string_view s, std::string_view shape);
+
 // Milliseconds since an arbitrary epoch (steady clock).
 int64_t NowMs();
 

@@ -2,22 +2,23 @@
 
 #include <gtest/gtest.h>
 
-#include <regex>
+#include "tests/gateway/http_client_util.h"
 
 namespace parapet::gateway::internal {
 namespace {
 
 TEST(HttpFormat, RequestIdsAreRandomHex) {
   std::string a = NewRequestId(), b = NewRequestId();
-  EXPECT_TRUE(std::regex_match(a, std::regex("req_[0-9a-f]{24}"))) << a;
+  EXPECT_TRUE(testing::MatchesShape(a, "req_" + std::string(24, 'x'))) << a;
   EXPECT_NE(a, b);
 }
 
 TEST(HttpFormat, DateIsImfFixdate) {
-  EXPECT_TRUE(std::regex_match(
-      HttpDate(), std::regex("(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \\d\\d (Jan|Feb|Mar|Apr|May|Jun|Jul|"
-                             "Aug|Sep|Oct|Nov|Dec) \\d{4} \\d\\d:\\d\\d:\\d\\d GMT")))
-      << HttpDate();
+  std::string date = HttpDate();
+  EXPECT_TRUE(testing::MatchesShape(date, "Aaa, 99 Aaa 9999 99:99:99 GMT")) << date;
+  EXPECT_NE(std::string("SunMonTueWedThuFriSat").find(date.substr(0, 3)), std::string::npos);
+  EXPECT_NE(std::string("JanFebMarAprMayJunJulAugSepOctNovDec").find(date.substr(8, 3)),
+            std::string::npos);
 }
 
 TEST(HttpFormat, ChunkFraming) {

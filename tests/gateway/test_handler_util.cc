@@ -110,12 +110,14 @@ void TestHandler::Handle(std::shared_ptr<Exchange> ex) {
     Hold(ex);
     ex->StartStream(ResponseHeader());
     size_t chunk = static_cast<size_t>(QueryInt(target, "chunk", 65536));
-    Spawn([this, ex, chunk] {
+    int64_t delay = QueryInt(target, "delay_ms", 0);
+    Spawn([this, ex, chunk, delay] {
       for (int i = 0; i < 100000; ++i) {
         if (!ex->Write(std::string(chunk, 'x'))) {
           flood_rejected_ = true;
           return;
         }
+        if (delay > 0) SleepMs(delay);
       }
     });
   } else {

@@ -21,7 +21,8 @@ namespace parapet::gateway::testing {
 //   /slow?ms=M             200 "slow" after M ms, from another thread
 //   /hold                  never answers; keeps the exchange (held())
 //   /hold-stream           starts a stream, writes "first", keeps the exchange
-//   /flood?chunk=B         writes B-byte chunks until Write returns false (flood_rejected())
+//   /flood?chunk=B&delay_ms=D  writes B-byte chunks (one per D ms) until Write returns false
+//                          (flood_rejected())
 // Every exchange gets an OnAbort that counts it in aborts().
 class TestHandler : public Handler {
  public:

@@ -43,7 +43,7 @@ class TlsTest : public ::testing::Test {
     files_ = *files;
   }
 
-  void StartServer(const std::string& client_ca_file = "") {
+  void StartServer(const std::string& client_ca_file = "", int handshake_timeout_ms = 10'000) {
     Result<std::shared_ptr<TlsContext>> tls =
         TlsContext::Create({files_.cert_file, files_.key_file, client_ca_file});
     ASSERT_TRUE(tls.ok()) << tls.status().ToString();
@@ -52,6 +52,7 @@ class TlsTest : public ::testing::Test {
     o.listen_port = 0;
     o.io_threads = 2;
     o.close_linger_ms = 200;
+    o.handshake_timeout_ms = handshake_timeout_ms;
     Result<std::unique_ptr<Server>> server = Server::Start(o, tls_, handler_);
     ASSERT_TRUE(server.ok()) << server.status().ToString();
     server_ = std::move(server).value();
@@ -255,6 +256,31 @@ TEST_F(TlsTest, StreamingAndDisconnectDetectionWorkOverTls) {
   client->Close();
   ASSERT_TRUE(handler_->WaitAborts(1, 2000));
   EXPECT_LE(handler_->last_abort_ms() - start, 100);
+}
+
+TEST_F(TlsTest, TransportErrorsOverTlsArriveBeforeTheClose) {
+  StartServer();
+  std::string error;
+  auto client = TestClient::ConnectTls(server_->port(), Verifying(), &error);
+  ASSERT_NE(client, nullptr) << error;
+  ASSERT_TRUE(client->Send("BROKEN\r\n\r\n"));
+  std::optional<TestResponse> r = client->ReadResponse();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 400);
+  EXPECT_EQ(r->header("strict-transport-security"), "max-age=31536000");
+  EXPECT_TRUE(client->WaitClosed(2000));
+}
+
+TEST_F(TlsTest, SilentClientHitsTheHandshakeDeadline) {
+  StartServer("", /*handshake_timeout_ms=*/300);
+  auto client = TestClient::Connect(server_->port());  // TCP only, no ClientHello
+  ASSERT_NE(client, nullptr);
+  int64_t start = testing::NowMs();
+  EXPECT_TRUE(client->WaitClosed(3000));
+  int64_t elapsed = testing::NowMs() - start;
+  EXPECT_GE(elapsed, 250);
+  EXPECT_LE(elapsed, 1500);
+  EXPECT_EQ(server_->stats().timeouts_handshake, 1u);
 }
 
 TEST_F(TlsTest, PlainHttpOnTheTlsPortIsAHandshakeFailure) {

@@ -69,6 +69,13 @@ class GatewayTest : public ::testing::Test {
     ASSERT_NE(server_, nullptr) << error;
   }
 
+  void TearDown() override {
+    // A sanitizer build of the server reports into its log; any report fails the test.
+    if (server_ != nullptr && server_->log().find("Sanitizer") != std::string::npos) {
+      ADD_FAILURE() << "sanitizer report in the server log:\n" << server_->log();
+    }
+  }
+
   std::unique_ptr<TestClient> Connect() {
     std::string error;
     auto c = TestClient::ConnectTls(server_->port(), tls_, &error);

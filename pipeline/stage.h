@@ -1,0 +1,79 @@
+// Stage: one policy check over a request's (or a response's) text — regex, keywords, pii,
+// unicode, length, later classifier and guard model. Stages are built once from their
+// configuration (policies/ compiles YAML into these), immutable afterwards and thread-safe: many
+// requests call Inspect at once. A stage reports findings; what the request then gets (allow,
+// flag, redact, block) is the chain's decision (StageChain), from each finding's action.
+//
+// "Decided no" is not "could not decide" (STYLE 9): a stage that ran and found nothing returns
+// OK with no findings; one that could not finish (RE2 out of its memory budget, a model error)
+// returns an error Status, and the policy's `on_error` says what happens then.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "pipeline/scan_text.h"
+
+namespace parapet::pipeline {
+
+enum class Action { kAllow, kFlag, kRedact, kBlock };
+enum class Mode { kEnforce, kShadow };  // shadow: findings are recorded, never acted on
+
+const char* ActionName(Action a);  // "allow" | "flag" | "redact" | "block"
+
+// One message the policy chose to scan (by role; all turns or only the last).
+struct Message {
+  std::string role;  // "system" | "user" | "assistant"
+  ScanText text;
+};
+
+// What the stages of one chain inspect. A rewriting stage changes messages[i].text in place.
+struct Input {
+  std::vector<Message> messages;
+};
+
+struct Finding {
+  std::string rule_id;   // stable id for audit and errors: "pii.email", "deny.weapons"
+  std::string type;      // what was found, for masks like "[{type}]": "EMAIL", "CREDIT_CARD"
+  int32_t message = -1;  // index into Input::messages; -1 for whole-input findings (length)
+  Span span;             // bytes of that message's ORIGINAL text; empty for whole-input findings
+  double score = 1.0;    // confidence in [0, 1]; 1 for deterministic rules
+  Action action = Action::kFlag;  // what the stage's configuration asks for on this finding
+};
+
+struct StageResult {
+  std::vector<Finding> findings;
+};
+
+// Counts tokens the way the served model does (the gateway wires it to the engine's tokenizer);
+// the pipeline never includes engine headers. Thread-safe.
+class TokenCounter {
+ public:
+  virtual ~TokenCounter() = default;
+  virtual int64_t CountTokens(std::string_view text) const = 0;
+};
+
+class Stage {
+ public:
+  virtual ~Stage() = default;
+  Stage() = default;
+  Stage(const Stage&) = delete;
+  Stage& operator=(const Stage&) = delete;
+
+  // The stage's id from the policy ("pii", "deny-list"); unique within a policy.
+  virtual const std::string& id() const = 0;
+  // Its type: "regex" | "keywords" | "pii" | "unicode" | "length" | ...
+  virtual std::string_view type() const = 0;
+  virtual Mode mode() const = 0;
+
+  // Inspects `input`, appending findings to `out` (spans in original-text offsets, via
+  // ScanText::ToOriginal). May rewrite message texts (unicode). OK = decided (maybe nothing
+  // found); an error = could not decide. Thread-safe (const; `input` and `out` are per call).
+  virtual Status Inspect(Input& input, StageResult& out) const = 0;
+};
+
+}  // namespace parapet::pipeline
