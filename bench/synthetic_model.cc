@@ -62,7 +62,12 @@ Result<Encoding> EncodingByName(const std::string& name) {
     return Encoding{T::kQ4_K, T::kQ6_K, T::kQ4_K, T::kQ8_0, T::kQ5_K, T::kQ4_K, T::kQ6_K, T::kQ4_K};
   if (name == "F16")
     return Encoding{T::kF16, T::kF16, T::kF16, T::kF16, T::kF16, T::kF16, T::kF16, T::kF16};
-  return InvalidArgumentError("unknown encoding '" + name + "' (Q4_0, Q8_0, Q4_K_M, F16)");
+  // Every tensor but the norms and the router in one type.
+  for (T t : {T::kBF16, T::kF32, T::kQ4_K, T::kQ5_K, T::kQ6_K}) {
+    if (name == engine::Traits(t).name) return Encoding{t, t, t, t, t, t, t, t};
+  }
+  return InvalidArgumentError("unknown encoding '" + name +
+                              "' (Q4_0, Q8_0, Q4_K_M, F16, BF16, F32, Q4_K, Q5_K, Q6_K)");
 }
 
 // llama.cpp's use_more_bits(): the first and last eighth of the layers and every third between.

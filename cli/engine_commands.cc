@@ -247,7 +247,8 @@ void AddGenerateCommand(CLI::App& app, Action* run) {
   cmd->add_option("--seed,-s", a->seed, "Random seed (default: random, reported with --json)")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 62));
   cmd->add_option("--threads", a->threads, "CPU threads (default: all)")->check(CLI::Range(1, 256));
-  cmd->add_option("--backend", a->backend, "Compute backend")->check(CLI::IsMember({"cpu"}));
+  cmd->add_option("--backend", a->backend, "Compute backend: cpu, or cuda in builds with CUDA")
+      ->check(CLI::IsMember({"cpu", "cuda"}));
   cmd->add_option("--ctx", a->ctx, "Context size (default: prompt + max tokens)")
       ->check(CLI::Range(0, 1 << 24));
   cmd->add_option("--stop", a->stop, "Stop string (repeatable, up to 4)");

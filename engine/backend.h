@@ -1,17 +1,32 @@
-// Backend: the numeric operations a forward pass needs, implemented per device (engine/cpu/,
-// later engine/cuda/). The model's structure (layer order, residuals, router, sampling) lives in
-// engine/model.cc and is written once; backends only do numbers. No device types appear here.
+// Backend: the numeric operations a forward pass needs, implemented per device (engine/cpu/ and,
+// when built with CUDA, engine/cuda/). The model's structure (layer order, residuals, when to
+// route, sampling) lives in engine/model.cc and is written once; backends only do numbers. No
+// device types appear here.
 //
-// Buffers passed to a backend are float32 arrays in the backend's memory space; for the CPU
-// backend that is host memory. Shapes are given as [rows, cols] with cols contiguous.
+// Memory: activation buffers (Buffer), KV caches (NewKvCache) and uploaded weights live in the
+// backend's memory space (host memory for the CPU backend, device memory for CUDA); pointers into
+// it are only dereferenced by the backend. Host data enters through Write and the ops that take
+// host spans (token ids, positions, row lists); results leave through Read. Weights are named by
+// their host WeightTensor / host float pointer and must be registered once with UploadTensor /
+// UploadVector before an op uses them. Shapes are [rows, cols] with cols contiguous.
+//
+// Steps: Model::Forward brackets each batch with BeginStep / EndStep. A backend may record the
+// operations of a step and replay them for later steps with the same key (the CUDA backend
+// captures a CUDA graph), so within a step every op's launch parameters must depend only on the
+// key; per-step data (ids, positions, caches) must come through the host spans of the ops.
+// Errors: ops return nothing; the first device error is kept and returned by EndStep and Read
+// (and by every later call: a device fault leaves the state unknown, so it sticks).
 // Thread-safety: a Backend instance runs one operation at a time (it may use its own threads
 // inside an operation); the caller serialises calls.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 
+#include "common/status.h"
 #include "engine/weights.h"
 
 namespace parapet::engine {
@@ -31,10 +46,49 @@ struct AttentionRow {
   int32_t pos = 0;
 };
 
+// The merged expert weights of one MoE layer (n_mats = n_expert each).
+struct ExpertWeights {
+  const WeightTensor* gate = nullptr;  // [n_embd -> n_ff] x n_expert
+  const WeightTensor* up = nullptr;    // [n_embd -> n_ff] x n_expert
+  const WeightTensor* down = nullptr;  // [n_ff -> n_embd] x n_expert
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
   virtual const char* name() const = 0;
+
+  // ---- memory ----
+
+  // A scratch buffer of at least `bytes` in the backend's memory, one per `slot` (< 64). The
+  // contents are undefined; the pointer stays valid until the next Buffer call for the same slot
+  // with a larger size.
+  virtual void* Buffer(int slot, size_t bytes) = 0;
+  // A KV cache for one sequence, its storage in the backend's memory.
+  virtual std::unique_ptr<KvCache> NewKvCache(int32_t n_layer, int32_t n_embd_kv,
+                                              int32_t n_ctx) = 0;
+  // Makes `w` (or the n floats at `v`) usable by the ops; call once per weight before use (a
+  // second call for the same host address replaces the first). The host data must stay valid
+  // while the backend lives (the CPU backend reads it in place).
+  virtual Status UploadTensor(const WeightTensor& w) = 0;
+  virtual Status UploadVector(const float* v, int64_t n) = 0;
+  // Copies `bytes` from host memory into backend memory at `dst` (ordered with the ops).
+  virtual void Write(void* dst, const void* host_src, size_t bytes) = 0;
+  // Waits for the ops so far and copies `bytes` at `src` into host memory.
+  virtual Status Read(void* host_dst, const void* src, size_t bytes) = 0;
+
+  // ---- steps ----
+
+  // Starts a step; `key` != 0 marks steps whose op sequence and launch parameters are equal for
+  // equal keys (so the backend may replay them); 0 = never replay.
+  virtual void BeginStep(uint64_t key) = 0;
+  // Runs / finishes the step's ops and waits for them. Returns the first error.
+  virtual Status EndStep() = 0;
+
+  // ---- ops ----
+
+  // x[i] = row tokens[i] of `table`, dequantised: x is [n, table.cols].
+  virtual void Embed(const WeightTensor& table, std::span<const int32_t> tokens, float* x) = 0;
 
   // y[i] = W[mat] · x[i] for i in [0, n): x is [n, w.cols], y is [n, w.rows].
   virtual void MatMul(const WeightTensor& w, int64_t mat, const float* x, int64_t n, float* y) = 0;
@@ -58,9 +112,33 @@ class Backend {
 
   // y[i] += scale * x[i] for n_elems elements.
   virtual void AddScaled(float* y, const float* x, float scale, int64_t n_elems) = 0;
+
+  // y[j] = x[rows[j]] for rows of `dim` floats (y must not overlap x).
+  virtual void GatherRows(const float* x, std::span<const int32_t> rows, int64_t dim, float* y) = 0;
+
+  // MoE routing of n tokens: p = softmax(logits[i]) over n_expert, the k most probable experts
+  // (ties to the lower index) in descending order to ids[i*k + j], their probabilities
+  // renormalised over the k to weights[i*k + j]. ids/weights are in backend memory.
+  virtual void Route(const float* logits, int64_t n, int32_t n_expert, int32_t k, int32_t* ids,
+                     float* weights) = 0;
+
+  // The routed expert FFN, added to out: out[i] += f[i] where f[i] = the sum over j < k, in
+  // ascending expert order, of weights[i*k+j] * down_e(silu(gate_e · x[i]) * (up_e · x[i]))
+  // with e = ids[i*k+j] (f summed first, then added). x and out are [n, n_embd], distinct;
+  // ids/weights as written by Route.
+  virtual void MoeFfn(const ExpertWeights& w, const float* x, const int32_t* ids,
+                      const float* weights, int64_t n, int32_t k, float* out) = 0;
 };
 
 // The CPU backend with `n_threads` threads (>= 1).
 std::unique_ptr<Backend> NewCpuBackend(int n_threads);
+
+// The backend called `name` ("cpu", or "cuda" when built with CUDA and a device is usable).
+// Errors: InvalidArgument for an unknown or not-built backend, Unavailable when the device
+// cannot be used (the message says why).
+Result<std::unique_ptr<Backend>> NewBackend(const std::string& name, int n_threads);
+
+// Names of the backends this build contains, e.g. "cpu, cuda".
+std::string BuiltBackends();
 
 }  // namespace parapet::engine

@@ -1,22 +1,40 @@
 // KvCache: one sequence's attention keys and values for every layer, up to `n_ctx` positions.
 // Layout per layer: k[pos][n_embd_kv], v[pos][n_embd_kv] (float32), so that appending a token
-// writes one contiguous row and attention reads positions in order.
+// writes one contiguous row and attention reads positions in order. The storage is host memory
+// (the CPU backend) or memory owned by a backend (device memory for CUDA); k()/v() return
+// pointers into it that only that backend dereferences.
 // Owned by one sequence; not thread-safe (the forward pass writes it from one batch at a time).
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <utility>
 #include <vector>
 
 namespace parapet::engine {
 
 class KvCache {
  public:
+  // Host storage.
   KvCache(int32_t n_layer, int32_t n_embd_kv, int32_t n_ctx)
       : n_layer_(n_layer),
         n_embd_kv_(n_embd_kv),
         n_ctx_(n_ctx),
-        k_(static_cast<size_t>(n_layer) * n_ctx * n_embd_kv),
-        v_(k_.size()) {}
+        host_(2 * static_cast<size_t>(n_layer) * n_ctx * n_embd_kv),
+        k_(host_.data()),
+        v_(host_.data() + host_.size() / 2) {}
+  // Backend storage: `k` and `v` each hold n_layer * n_ctx * n_embd_kv floats and stay valid
+  // while `owner` lives.
+  KvCache(int32_t n_layer, int32_t n_embd_kv, int32_t n_ctx, float* k, float* v,
+          std::shared_ptr<void> owner)
+      : n_layer_(n_layer),
+        n_embd_kv_(n_embd_kv),
+        n_ctx_(n_ctx),
+        k_(k),
+        v_(v),
+        owner_(std::move(owner)) {}
+  KvCache(const KvCache&) = delete;
+  KvCache& operator=(const KvCache&) = delete;
 
   int32_t n_layer() const { return n_layer_; }
   int32_t n_ctx() const { return n_ctx_; }
@@ -27,12 +45,12 @@ class KvCache {
   // Forgets everything (the storage is reused).
   void Clear() { n_past_ = 0; }
 
-  float* k(int32_t layer, int32_t pos) { return &k_[Index(layer, pos)]; }
-  float* v(int32_t layer, int32_t pos) { return &v_[Index(layer, pos)]; }
-  const float* k(int32_t layer, int32_t pos) const { return &k_[Index(layer, pos)]; }
-  const float* v(int32_t layer, int32_t pos) const { return &v_[Index(layer, pos)]; }
+  float* k(int32_t layer, int32_t pos) { return k_ + Index(layer, pos); }
+  float* v(int32_t layer, int32_t pos) { return v_ + Index(layer, pos); }
+  const float* k(int32_t layer, int32_t pos) const { return k_ + Index(layer, pos); }
+  const float* v(int32_t layer, int32_t pos) const { return v_ + Index(layer, pos); }
 
-  size_t bytes() const { return 2 * k_.size() * sizeof(float); }
+  size_t bytes() const { return BytesFor(n_layer_, n_embd_kv_, n_ctx_); }
   // What a cache of this geometry occupies, computed without allocating it.
   static uint64_t BytesFor(int32_t n_layer, int32_t n_embd_kv, int64_t n_ctx) {
     return 2 * sizeof(float) * static_cast<uint64_t>(n_layer) * static_cast<uint64_t>(n_embd_kv) *
@@ -48,8 +66,10 @@ class KvCache {
   int32_t n_embd_kv_;
   int32_t n_ctx_;
   int32_t n_past_ = 0;
-  std::vector<float> k_;
-  std::vector<float> v_;
+  std::vector<float> host_;  // empty for backend storage
+  float* k_;
+  float* v_;
+  std::shared_ptr<void> owner_;
 };
 
 }  // namespace parapet::engine

@@ -3,12 +3,9 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
-#include <numeric>
 #include <thread>
 
 #include "engine/gguf/gguf_file.h"
-#include "engine/quants.h"
 
 namespace parapet::engine {
 
@@ -32,20 +29,69 @@ Result<std::unique_ptr<Model>> Model::Load(const std::string& path, const ModelO
         path + ": tokenizer has " + std::to_string(m->tokenizer_->n_vocab()) +
         " tokens but token_embd has " + std::to_string(m->config_.n_vocab) + " rows");
   }
-  if (options.backend != "cpu") {
-    return InvalidArgumentError("unknown backend '" + options.backend + "' (available: cpu)");
-  }
   int n_threads = options.n_threads;
   if (n_threads <= 0)
     n_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (n_threads > 256) return InvalidArgumentError("--threads must be at most 256");
   m->n_threads_ = n_threads;
-  m->backend_ = NewCpuBackend(n_threads);
+  PARAPET_ASSIGN_OR_RETURN(m->backend_, NewBackend(options.backend, n_threads));
+  Status uploaded = m->UploadWeights();
+  if (!uploaded.ok()) return uploaded.WithContext(path);
   return m;
 }
 
+Status Model::UploadWeights() {
+  Backend& be = *backend_;
+  const ModelConfig& c = config_;
+  auto tensor = [&](const WeightTensor& w) {
+    return w.present() ? be.UploadTensor(w) : Status::Ok();
+  };
+  auto vec = [&](const float* v, int64_t n) { return v ? be.UploadVector(v, n) : Status::Ok(); };
+  PARAPET_RETURN_IF_ERROR(vec(weights_.output_norm, c.n_embd));
+  PARAPET_RETURN_IF_ERROR(tensor(weights_.output));
+  PARAPET_RETURN_IF_ERROR(vec(weights_.rope_freqs, c.n_rot / 2));
+  for (const LayerWeights& l : weights_.layers) {
+    PARAPET_RETURN_IF_ERROR(vec(l.attn_norm, c.n_embd));
+    PARAPET_RETURN_IF_ERROR(vec(l.ffn_norm, c.n_embd));
+    for (const WeightTensor* w :
+         {&l.wq, &l.wk, &l.wv, &l.wo, &l.ffn_gate, &l.ffn_up, &l.ffn_down, &l.ffn_router,
+          &l.ffn_gate_exps, &l.ffn_up_exps, &l.ffn_down_exps}) {
+      PARAPET_RETURN_IF_ERROR(tensor(*w));
+    }
+  }
+  return Status::Ok();
+}
+
 std::unique_ptr<KvCache> Model::NewKvCache(int32_t n_ctx) const {
-  return std::make_unique<KvCache>(config_.n_layer, config_.n_embd_kv(), n_ctx);
+  return backend_->NewKvCache(config_.n_layer, config_.n_embd_kv(), n_ctx);
+}
+
+namespace {
+
+// Backend buffer slots, one per intermediate of the forward pass.
+enum Slot : int {
+  kX,        // [n, n_embd] residual stream
+  kXn,       // [n, n_embd] normalised
+  kQ,        // [n, n_head*hd]
+  kK,        // [n, n_kv*hd]
+  kV,        // [n, n_kv*hd]
+  kAttn,     // [n, n_head*hd]
+  kTmp,      // [n, n_embd]
+  kGate,     // [n, n_ff]
+  kUp,       // [n, n_ff]
+  kRouter,   // [n, n_expert]
+  kIds,      // [n, n_expert_used] int32 expert ids
+  kWeights,  // [n, n_expert_used] routing weights
+  kLogits,   // [m, n_vocab]
+};
+
+// Steps of at most this many tokens may be replayed by the backend (decode steps).
+constexpr int64_t kMaxReplayTokens = 8;
+
+}  // namespace
+
+float* Model::Scratch(int slot, int64_t n_floats) {
+  return static_cast<float*>(backend_->Buffer(slot, sizeof(float) * static_cast<size_t>(n_floats)));
 }
 
 Status Model::Forward(std::span<const BatchToken> batch, float* logits) {
@@ -77,39 +123,42 @@ Status Model::Forward(std::span<const BatchToken> batch, float* logits) {
   for (const auto& [kv, n_past] : next) kv->set_n_past(n_past);
   const int64_t q_dim = int64_t{c.n_head} * c.head_dim;
   const int64_t kv_dim = c.n_embd_kv();
-  x_.resize(n * c.n_embd);
-  xn_.resize(n * c.n_embd);
-  q_.resize(n * q_dim);
-  k_.resize(n * kv_dim);
-  v_.resize(n * kv_dim);
-  attn_.resize(n * q_dim);
-  tmp_.resize(n * c.n_embd);
+  std::vector<int32_t> tokens(static_cast<size_t>(n));
   std::vector<int32_t> pos(static_cast<size_t>(n));
   std::vector<AttentionRow> rows(static_cast<size_t>(n));
+  std::vector<int32_t> out_rows;
   for (int64_t i = 0; i < n; ++i) {
     const BatchToken& b = batch[static_cast<size_t>(i)];
-    // x[i] = token_embd[token]  [n_embd]
-    DequantizeRow(weights_.token_embd.type, weights_.token_embd.row(0, b.token),
-                  x_.data() + i * c.n_embd, c.n_embd);
+    tokens[static_cast<size_t>(i)] = b.token;
     pos[static_cast<size_t>(i)] = b.pos;
     rows[static_cast<size_t>(i)] = AttentionRow{b.kv, b.pos};
+    if (b.want_logits) out_rows.push_back(static_cast<int32_t>(i));
   }
-  RopeParams rope{c.n_rot, c.rope_freq_base, c.rope_freq_scale, weights_.rope_freqs};
+  const int64_t m = static_cast<int64_t>(out_rows.size());
   Backend& be = *backend_;
+  be.BeginStep(n <= kMaxReplayTokens ? (uint64_t{1} << 63) | (uint64_t(n) << 32) | uint64_t(m) : 0);
+  float* x = Scratch(kX, n * c.n_embd);
+  float* xn = Scratch(kXn, n * c.n_embd);
+  float* q = Scratch(kQ, n * q_dim);
+  float* k = Scratch(kK, n * kv_dim);
+  float* v = Scratch(kV, n * kv_dim);
+  float* attn = Scratch(kAttn, n * q_dim);
+  float* tmp = Scratch(kTmp, n * c.n_embd);
+  be.Embed(weights_.token_embd, tokens, x);  // x[i] = token_embd[token]  [n, n_embd]
+  RopeParams rope{c.n_rot, c.rope_freq_base, c.rope_freq_scale, weights_.rope_freqs};
   for (int il = 0; il < c.n_layer; ++il) {
     const LayerWeights& l = weights_.layers[static_cast<size_t>(il)];
     // ---- attention ----
-    be.RmsNorm(x_.data(), l.attn_norm, n, c.n_embd, c.rms_eps, xn_.data());  // [n, n_embd]
-    be.MatMul(l.wq, 0, xn_.data(), n, q_.data());                            // [n, q_dim]
-    be.MatMul(l.wk, 0, xn_.data(), n, k_.data());                            // [n, kv_dim]
-    be.MatMul(l.wv, 0, xn_.data(), n, v_.data());                            // [n, kv_dim]
-    be.Rope(q_.data(), k_.data(), pos, c.n_head, c.n_head_kv, c.head_dim, rope);
-    be.Attention(il, q_.data(), k_.data(), v_.data(), rows, c.n_head, c.n_head_kv, c.head_dim,
-                 attn_.data());                        // [n, q_dim]
-    be.MatMul(l.wo, 0, attn_.data(), n, tmp_.data());  // [n, n_embd]
-    be.AddScaled(x_.data(), tmp_.data(), 1.0f, n * c.n_embd);
+    be.RmsNorm(x, l.attn_norm, n, c.n_embd, c.rms_eps, xn);  // [n, n_embd]
+    be.MatMul(l.wq, 0, xn, n, q);                            // [n, q_dim]
+    be.MatMul(l.wk, 0, xn, n, k);                            // [n, kv_dim]
+    be.MatMul(l.wv, 0, xn, n, v);                            // [n, kv_dim]
+    be.Rope(q, k, pos, c.n_head, c.n_head_kv, c.head_dim, rope);
+    be.Attention(il, q, k, v, rows, c.n_head, c.n_head_kv, c.head_dim, attn);  // [n, q_dim]
+    be.MatMul(l.wo, 0, attn, n, tmp);                                          // [n, n_embd]
+    be.AddScaled(x, tmp, 1.0f, n * c.n_embd);
     // ---- feed-forward ----
-    be.RmsNorm(x_.data(), l.ffn_norm, n, c.n_embd, c.rms_eps, xn_.data());
+    be.RmsNorm(x, l.ffn_norm, n, c.n_embd, c.rms_eps, xn);
     if (c.is_moe()) {
       MoeFeedForward(il, n);
     } else {
@@ -117,87 +166,50 @@ Status Model::Forward(std::span<const BatchToken> batch, float* logits) {
     }
   }
   // ---- output ----
-  std::vector<int64_t> out_rows;
-  for (int64_t i = 0; i < n; ++i) {
-    if (batch[static_cast<size_t>(i)].want_logits) out_rows.push_back(i);
+  float* logits_buf = nullptr;
+  if (m > 0) {
+    be.GatherRows(x, out_rows, c.n_embd, tmp);  // [m, n_embd] rows that want logits
+    be.RmsNorm(tmp, weights_.output_norm, m, c.n_embd, c.rms_eps, xn);
+    logits_buf = Scratch(kLogits, m * c.n_vocab);
+    be.MatMul(weights_.output, 0, xn, m, logits_buf);  // [m, n_vocab]
   }
-  if (out_rows.empty()) return Status::Ok();
-  const int64_t m = static_cast<int64_t>(out_rows.size());
-  for (int64_t j = 0; j < m; ++j) {  // gather the rows that want logits
-    std::memmove(tmp_.data() + j * c.n_embd,
-                 x_.data() + out_rows[static_cast<size_t>(j)] * c.n_embd, sizeof(float) * c.n_embd);
-  }
-  be.RmsNorm(tmp_.data(), weights_.output_norm, m, c.n_embd, c.rms_eps, xn_.data());
-  be.MatMul(weights_.output, 0, xn_.data(), m, logits);  // [m, n_vocab]
-  return Status::Ok();
+  PARAPET_RETURN_IF_ERROR(be.EndStep());
+  if (m == 0) return Status::Ok();
+  return be.Read(logits, logits_buf, sizeof(float) * static_cast<size_t>(m * c.n_vocab));
 }
 
 void Model::FeedForward(int layer, int64_t n) {
   const ModelConfig& c = config_;
   const LayerWeights& l = weights_.layers[static_cast<size_t>(layer)];
-  gate_.resize(n * c.n_ff);
-  up_.resize(n * c.n_ff);
-  backend_->MatMul(l.ffn_gate, 0, xn_.data(), n, gate_.data());  // [n, n_ff]
-  backend_->MatMul(l.ffn_up, 0, xn_.data(), n, up_.data());      // [n, n_ff]
-  backend_->SwiGlu(gate_.data(), up_.data(), n * c.n_ff);
-  backend_->MatMul(l.ffn_down, 0, gate_.data(), n, tmp_.data());  // [n, n_embd]
-  backend_->AddScaled(x_.data(), tmp_.data(), 1.0f, n * c.n_embd);
+  Backend& be = *backend_;
+  float* x = Scratch(kX, n * c.n_embd);
+  float* xn = Scratch(kXn, n * c.n_embd);
+  float* tmp = Scratch(kTmp, n * c.n_embd);
+  float* gate = Scratch(kGate, n * c.n_ff);
+  float* up = Scratch(kUp, n * c.n_ff);
+  be.MatMul(l.ffn_gate, 0, xn, n, gate);  // [n, n_ff]
+  be.MatMul(l.ffn_up, 0, xn, n, up);      // [n, n_ff]
+  be.SwiGlu(gate, up, n * c.n_ff);
+  be.MatMul(l.ffn_down, 0, gate, n, tmp);  // [n, n_embd]
+  be.AddScaled(x, tmp, 1.0f, n * c.n_embd);
 }
 
 void Model::MoeFeedForward(int layer, int64_t n) {
   const ModelConfig& c = config_;
   const LayerWeights& l = weights_.layers[static_cast<size_t>(layer)];
-  const int32_t n_exp = c.n_expert;
+  Backend& be = *backend_;
   const int32_t k = c.n_expert_used;
-  router_.resize(n * n_exp);
-  backend_->MatMul(l.ffn_router, 0, xn_.data(), n, router_.data());  // [n, n_expert]
+  float* x = Scratch(kX, n * c.n_embd);
+  float* xn = Scratch(kXn, n * c.n_embd);
+  float* router = Scratch(kRouter, n * c.n_expert);
+  auto* ids = static_cast<int32_t*>(be.Buffer(kIds, sizeof(int32_t) * static_cast<size_t>(n * k)));
+  float* weights = Scratch(kWeights, n * k);
+  be.MatMul(l.ffn_router, 0, xn, n, router);  // [n, n_expert]
   // Routing: softmax over experts -> top-k -> renormalise the k weights.
-  std::vector<std::vector<std::pair<int64_t, float>>> routed(static_cast<size_t>(n_exp));
-  std::vector<int32_t> order(static_cast<size_t>(n_exp));
-  std::vector<float> p(static_cast<size_t>(n_exp));
-  for (int64_t i = 0; i < n; ++i) {
-    const float* logit = router_.data() + i * n_exp;
-    const float mx = *std::max_element(logit, logit + n_exp);
-    float sum = 0;
-    for (int32_t e = 0; e < n_exp; ++e) sum += p[static_cast<size_t>(e)] = std::exp(logit[e] - mx);
-    for (float& v : p) v /= sum;
-    std::iota(order.begin(), order.end(), 0);
-    std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](int32_t a, int32_t b) {
-      return p[static_cast<size_t>(a)] > p[static_cast<size_t>(b)] ||
-             (p[static_cast<size_t>(a)] == p[static_cast<size_t>(b)] && a < b);
-    });
-    float wsum = 0;
-    for (int32_t j = 0; j < k; ++j) wsum += p[static_cast<size_t>(order[static_cast<size_t>(j)])];
-    for (int32_t j = 0; j < k; ++j) {
-      const int32_t e = order[static_cast<size_t>(j)];
-      routed[static_cast<size_t>(e)].emplace_back(i, p[static_cast<size_t>(e)] / wsum);
-    }
-  }
-  ffn_out_.assign(n * c.n_embd, 0.0f);
-  for (int32_t e = 0; e < n_exp; ++e) {
-    const auto& list = routed[static_cast<size_t>(e)];
-    if (list.empty()) continue;
-    const int64_t m = static_cast<int64_t>(list.size());
-    gathered_.resize(m * c.n_embd);
-    for (int64_t j = 0; j < m; ++j) {  // [m, n_embd] rows routed to expert e
-      std::memcpy(gathered_.data() + j * c.n_embd,
-                  xn_.data() + list[static_cast<size_t>(j)].first * c.n_embd,
-                  sizeof(float) * c.n_embd);
-    }
-    gate_.resize(m * c.n_ff);
-    up_.resize(m * c.n_ff);
-    expert_out_.resize(m * c.n_embd);
-    backend_->MatMul(l.ffn_gate_exps, e, gathered_.data(), m, gate_.data());  // [m, n_ff]
-    backend_->MatMul(l.ffn_up_exps, e, gathered_.data(), m, up_.data());      // [m, n_ff]
-    backend_->SwiGlu(gate_.data(), up_.data(), m * c.n_ff);
-    backend_->MatMul(l.ffn_down_exps, e, gate_.data(), m, expert_out_.data());  // [m, n_embd]
-    for (int64_t j = 0; j < m; ++j) {
-      const auto& [row, weight] = list[static_cast<size_t>(j)];
-      backend_->AddScaled(ffn_out_.data() + row * c.n_embd, expert_out_.data() + j * c.n_embd,
-                          weight, c.n_embd);
-    }
-  }
-  backend_->AddScaled(x_.data(), ffn_out_.data(), 1.0f, n * c.n_embd);
+  be.Route(router, n, c.n_expert, k, ids, weights);  // [n, k] ids and weights
+  // x += sum of the k experts' outputs, weighted  [n, n_embd]
+  be.MoeFfn(ExpertWeights{&l.ffn_gate_exps, &l.ffn_up_exps, &l.ffn_down_exps}, xn, ids, weights, n,
+            k, x);
 }
 
 }  // namespace parapet::engine

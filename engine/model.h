@@ -31,7 +31,7 @@ class GgufFile;
 
 struct ModelOptions {
   int n_threads = 0;            // CPU threads; 0 = all hardware threads
-  std::string backend = "cpu";  // "cpu" (others arrive with their backends)
+  std::string backend = "cpu";  // "cpu" or "cuda" (when built with CUDA; see BuiltBackends())
 };
 
 // One token of a forward batch.
@@ -57,19 +57,23 @@ class Model {
   const Weights& weights() const { return weights_; }
   const Tokenizer& tokenizer() const { return *tokenizer_; }
   const Backend& backend() const { return *backend_; }
+  Backend& backend() { return *backend_; }
   int n_threads() const { return n_threads_; }
 
-  // A cache for one sequence of up to n_ctx tokens. REQUIRES: n_ctx >= 1.
+  // A cache for one sequence of up to n_ctx tokens, in the backend's memory. REQUIRES: n_ctx >= 1.
   std::unique_ptr<KvCache> NewKvCache(int32_t n_ctx) const;
 
   // Runs `batch` (tokens of one or more sequences) through the model, appending their keys and
   // values to the caches, and writes n_vocab logits for each token with want_logits, in batch
-  // order, into `logits`. Errors: InvalidArgument for a token id out of range, a position beyond
-  // the cache or not directly after the cache's n_past (per sequence, in batch order).
+  // order, into `logits` (host memory). Errors: InvalidArgument for a token id out of range, a
+  // position beyond the cache or not directly after the cache's n_past (per sequence, in batch
+  // order); the backend's error (e.g. a CUDA fault, which then sticks).
   Status Forward(std::span<const BatchToken> batch, float* logits);
 
  private:
   Model() = default;
+  Status UploadWeights();
+  float* Scratch(int slot, int64_t n_floats);
   void FeedForward(int layer, int64_t n);
   void MoeFeedForward(int layer, int64_t n);
 
@@ -80,21 +84,8 @@ class Model {
   std::unique_ptr<Tokenizer> tokenizer_;
   std::unique_ptr<Backend> backend_;
   int n_threads_ = 1;
-
-  // Scratch, resized per batch. Shapes in comments use n = batch size.
-  std::vector<float> x_;           // [n, n_embd] residual stream
-  std::vector<float> xn_;          // [n, n_embd] normalised
-  std::vector<float> q_;           // [n, n_head*hd]
-  std::vector<float> k_;           // [n, n_kv*hd]
-  std::vector<float> v_;           // [n, n_kv*hd]
-  std::vector<float> attn_;        // [n, n_head*hd]
-  std::vector<float> tmp_;         // [n, n_embd]
-  std::vector<float> gate_;        // [n, n_ff]
-  std::vector<float> up_;          // [n, n_ff]
-  std::vector<float> router_;      // [n, n_expert]
-  std::vector<float> gathered_;    // [m, n_embd] rows routed to one expert
-  std::vector<float> expert_out_;  // [m, n_embd]
-  std::vector<float> ffn_out_;     // [n, n_embd]
+  // Activations live in backend buffers (Backend::Buffer), one slot per intermediate; see the
+  // shapes at each step in model.cc.
 };
 
 }  // namespace parapet::engine

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <numeric>
 #include <vector>
 
 #include "common/check.h"
@@ -13,6 +14,7 @@
 #include "engine/cpu/thread_pool.h"
 #include "engine/cpu/vec_dot.h"
 #include "engine/kv_cache.h"
+#include "engine/quants.h"
 
 namespace parapet::engine {
 namespace {
@@ -32,6 +34,113 @@ class CpuBackend final : public Backend {
   explicit CpuBackend(int n_threads) : pool_(n_threads) {}
 
   const char* name() const override { return "cpu"; }
+
+  // ---- memory: host memory, weights read in place ----
+
+  void* Buffer(int slot, size_t bytes) override {
+    PARAPET_CHECK(slot >= 0 && slot < 64);
+    if (buffers_.size() <= static_cast<size_t>(slot))
+      buffers_.resize(static_cast<size_t>(slot) + 1);
+    Slot& b = buffers_[static_cast<size_t>(slot)];
+    if (b.bytes < bytes) {
+      b.data = std::make_unique<uint8_t[]>(bytes);
+      b.bytes = bytes;
+    }
+    return b.data.get();
+  }
+  std::unique_ptr<KvCache> NewKvCache(int32_t n_layer, int32_t n_embd_kv, int32_t n_ctx) override {
+    return std::make_unique<KvCache>(n_layer, n_embd_kv, n_ctx);
+  }
+  Status UploadTensor(const WeightTensor&) override { return Status::Ok(); }
+  Status UploadVector(const float*, int64_t) override { return Status::Ok(); }
+  void Write(void* dst, const void* host_src, size_t bytes) override {
+    std::memcpy(dst, host_src, bytes);
+  }
+  Status Read(void* host_dst, const void* src, size_t bytes) override {
+    if (host_dst != src) std::memcpy(host_dst, src, bytes);
+    return Status::Ok();
+  }
+  void BeginStep(uint64_t) override {}
+  Status EndStep() override { return Status::Ok(); }
+
+  // ---- ops ----
+
+  void Embed(const WeightTensor& table, std::span<const int32_t> tokens, float* x) override {
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      DequantizeRow(table.type, table.row(0, tokens[i]), x + i * table.cols, table.cols);
+    }
+  }
+
+  void GatherRows(const float* x, std::span<const int32_t> rows, int64_t dim, float* y) override {
+    for (size_t j = 0; j < rows.size(); ++j) {
+      std::memcpy(y + j * dim, x + rows[j] * dim, sizeof(float) * dim);
+    }
+  }
+
+  void Route(const float* logits, int64_t n, int32_t n_expert, int32_t k, int32_t* ids,
+             float* weights) override {
+    std::vector<int32_t> order(static_cast<size_t>(n_expert));
+    std::vector<float> p(static_cast<size_t>(n_expert));
+    for (int64_t i = 0; i < n; ++i) {
+      const float* logit = logits + i * n_expert;
+      const float mx = *std::max_element(logit, logit + n_expert);
+      float sum = 0;
+      for (int32_t e = 0; e < n_expert; ++e) {
+        sum += p[static_cast<size_t>(e)] = std::exp(logit[e] - mx);
+      }
+      for (float& v : p) v /= sum;
+      std::iota(order.begin(), order.end(), 0);
+      std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](int32_t a, int32_t b) {
+        return p[static_cast<size_t>(a)] > p[static_cast<size_t>(b)] ||
+               (p[static_cast<size_t>(a)] == p[static_cast<size_t>(b)] && a < b);
+      });
+      float wsum = 0;
+      for (int32_t j = 0; j < k; ++j) wsum += p[static_cast<size_t>(order[static_cast<size_t>(j)])];
+      for (int32_t j = 0; j < k; ++j) {
+        const int32_t e = order[static_cast<size_t>(j)];
+        ids[i * k + j] = e;
+        weights[i * k + j] = p[static_cast<size_t>(e)] / wsum;
+      }
+    }
+  }
+
+  // Groups the (token, expert) pairs by expert and runs each expert once over its rows.
+  void MoeFfn(const ExpertWeights& w, const float* x, const int32_t* ids, const float* weights,
+              int64_t n, int32_t k, float* out) override {
+    const int64_t n_embd = w.gate->cols;
+    const int64_t n_ff = w.gate->rows;
+    std::vector<std::vector<std::pair<int64_t, float>>> routed(static_cast<size_t>(w.gate->n_mats));
+    for (int64_t i = 0; i < n; ++i) {
+      for (int32_t j = 0; j < k; ++j) {
+        routed[static_cast<size_t>(ids[i * k + j])].emplace_back(i, weights[i * k + j]);
+      }
+    }
+    ffn_out_.assign(static_cast<size_t>(n * n_embd), 0.0f);
+    float* f = ffn_out_.data();
+    for (size_t e = 0; e < routed.size(); ++e) {
+      const auto& list = routed[e];
+      if (list.empty()) continue;
+      const int64_t m = static_cast<int64_t>(list.size());
+      gathered_.resize(static_cast<size_t>(m * n_embd));
+      for (int64_t j = 0; j < m; ++j) {  // [m, n_embd] rows routed to expert e
+        std::memcpy(gathered_.data() + j * n_embd, x + list[static_cast<size_t>(j)].first * n_embd,
+                    sizeof(float) * n_embd);
+      }
+      gate_.resize(static_cast<size_t>(m * n_ff));
+      up_.resize(static_cast<size_t>(m * n_ff));
+      expert_out_.resize(static_cast<size_t>(m * n_embd));
+      const auto mat = static_cast<int64_t>(e);
+      MatMul(*w.gate, mat, gathered_.data(), m, gate_.data());  // [m, n_ff]
+      MatMul(*w.up, mat, gathered_.data(), m, up_.data());      // [m, n_ff]
+      SwiGlu(gate_.data(), up_.data(), m * n_ff);
+      MatMul(*w.down, mat, gate_.data(), m, expert_out_.data());  // [m, n_embd]
+      for (int64_t j = 0; j < m; ++j) {
+        const auto& [row, weight] = list[static_cast<size_t>(j)];
+        AddScaled(f + row * n_embd, expert_out_.data() + j * n_embd, weight, n_embd);
+      }
+    }
+    AddScaled(out, f, 1.0f, n * n_embd);
+  }
 
   void MatMul(const WeightTensor& w, int64_t mat, const float* x, int64_t n, float* y) override {
     const cpu::VecDotKernel& k = cpu::GetVecDotKernel(w.type);
@@ -234,7 +343,18 @@ class CpuBackend final : public Backend {
     }
   }
 
+  struct Slot {
+    std::unique_ptr<uint8_t[]> data;
+    size_t bytes = 0;
+  };
+
   cpu::ThreadPool pool_;
+  std::vector<Slot> buffers_;
+  std::vector<float> gathered_;    // [m, n_embd] rows routed to one expert
+  std::vector<float> gate_;        // [m, n_ff]
+  std::vector<float> up_;          // [m, n_ff]
+  std::vector<float> expert_out_;  // [m, n_embd]
+  std::vector<float> ffn_out_;     // [n, n_embd] sum of the experts' outputs
   std::vector<uint8_t> act_;
   std::vector<float> scores_;
 };
