@@ -6,7 +6,9 @@
 //
 // Tolerances: relative L2 error ||gpu - ref|| / ||ref||. Float-weight products (F32/F16/BF16)
 // run in fp32: 1e-5. Quantised weights take int8 activations per 32 (the CPU uses Q8_0/Q8_K):
-// 2e-2 against the float reference and no worse than twice the CPU's own error + 2e-3.
+// 2e-2 against the float reference (with at least 16 outputs) and no worse than twice the
+// CPU's own error + 2e-3. The routed expert FFN against the CPU: 3e-2 quantised, 2e-3 for F16
+// weights (the CPU rounds F16 products' activations to fp16, the GPU does not).
 // Batches of 64+ rows go through cuBLAS with fp16 operands: 3e-3.
 // Element-wise ops, norm, rope, attention: 1e-5 (attention 1e-4: online softmax).
 #include "engine/cuda/cuda_backend.h"
@@ -140,7 +142,10 @@ TEST_F(CudaBackendTest, MatMulMatchesReferenceForEveryType) {
                  type == TensorType::kBF16) {
         EXPECT_LT(e_gpu, 1e-5);
       } else {
-        EXPECT_LT(e_gpu, 2e-2);
+        // With a handful of outputs one dot product with cancellation dominates the relative
+        // error (measured on an H200: Q4_0, 1 row, 0.093 — the CPU's own error is as large), so
+        // the absolute bound needs enough outputs; the bound relative to the CPU always holds.
+        if (s.rows * s.n >= 16) EXPECT_LT(e_gpu, 2e-2);
         EXPECT_LT(e_gpu, 2 * e_cpu + 2e-3) << "cpu error " << e_cpu;
       }
     }
@@ -179,7 +184,9 @@ TEST_F(CudaBackendTest, RoutingAndExpertFfnMatchCpu) {
       ASSERT_TRUE(gpu_->Read(ids_gpu.data(), g_ids, sizeof(int32_t) * ids.size()).ok());
       EXPECT_EQ(ids_gpu, ids);
       EXPECT_LT(RelErr(FromGpu(g_w, w.size()), w), 1e-6);
-      const double tol = type == TensorType::kF16 ? 1e-5 : 3e-2;
+      // F16 weights: the CPU rounds activations to fp16 (as ggml does; relative 2^-11 per
+      // element), the GPU keeps them in fp32: measured 3.4e-4 - 4.1e-4 on an H200.
+      const double tol = type == TensorType::kF16 ? 2e-3 : 3e-2;
       EXPECT_LT(RelErr(FromGpu(g_out, x.size()), out_cpu), tol);
       // ids that Route did not write: MoeFfn groups the pairs itself.
       auto* g_ids2 = static_cast<int32_t*>(gpu_->Buffer(5, sizeof(int32_t) * ids.size()));
