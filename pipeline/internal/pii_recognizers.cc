@@ -53,8 +53,9 @@ std::vector<size_t> GroupEnds(std::string_view s) {
   return ends;
 }
 
-const std::initializer_list<const char*> kPhoneWords = {"phone", "call", "tel",     "mobile",
-                                                        "cell",  "fax",  "contact", "whatsapp"};
+const std::initializer_list<const char*> kPhoneWords = {
+    "phone",   "call",     "tel",     "mobile",   "cell",         "fax",        "desk",
+    "contact", "whatsapp", "text me", "reach me", "answering at", "messages to"};
 
 // ---- checks ----
 
@@ -171,6 +172,7 @@ bool CheckPhoneUs(const PiiCandidate& c, const PiiCheckOptions& o, Span* span, d
   if (PartOfLongerNumber(c.text, *span)) return false;
   std::string d = PhoneDigits(Sub(c, *span));
   if (d.size() == 11 && d[0] == '1') d.erase(0, 1);
+  if (d.size() == 13 && d.compare(0, 3, "001") == 0) d.erase(0, 3);
   if (!NanpValid(d, o.phone_reject_fiction)) return false;
   *score = ContextBefore(c.text, span->begin, 32, kPhoneWords) ? 0.95 : 0.75;
   return true;
@@ -179,6 +181,35 @@ bool CheckPhoneUs(const PiiCandidate& c, const PiiCheckOptions& o, Span* span, d
 bool CheckPhoneBare(const PiiCandidate& c, const PiiCheckOptions& o, Span* span, double* score) {
   if (!ContextBefore(c.text, span->begin, 32, kPhoneWords)) return false;
   if (!CheckPhoneUs(c, o, span, score)) return false;
+  *score = 0.7;
+  return true;
+}
+
+// A national number with a trunk prefix ("07700 063 966", "(08) 8747 6301", "03.93.92.16.85").
+bool CheckPhoneTrunk(const PiiCandidate& c, const PiiCheckOptions&, Span* span, double* score) {
+  if (PartOfLongerNumber(c.text, *span)) return false;
+  std::string_view v = Sub(c, *span);
+  std::string d = DigitsOnly(v);
+  if (d.size() < 9 || d.size() > 11 || d[1] == '0') return false;  // "00": international prefix
+  // US-shaped numbers that failed the NANP rules ("(015) 555-2671") and SSN shapes stay out.
+  if (v.size() >= 5 && v[0] == '(' && v[4] == ')' && d.size() == 10) return false;
+  if (v.size() == 11 && v[3] == '-' && v[6] == '-') return false;
+  *score = ContextBefore(c.text, span->begin, 40, kPhoneWords) ? 0.9 : 0.6;
+  return true;
+}
+
+// Any 7..15-digit group run, when a phone word comes just before ("Phone: 451 5986") or a
+// line label just after ("416 60 039 office").
+bool CheckPhoneContext(const PiiCandidate& c, const PiiCheckOptions&, Span* span, double* score) {
+  if (PartOfLongerNumber(c.text, *span)) return false;
+  std::string d = PhoneDigits(Sub(c, *span));
+  if (d.size() < 7 || d.size() > 15) return false;
+  std::string after(c.text.substr(span->end, 10));
+  for (char& ch : after) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  bool label_after = after.find("office") != std::string::npos ||
+                     after.find("fax") != std::string::npos ||
+                     after.find("mobile") != std::string::npos;
+  if (!label_after && !ContextBefore(c.text, span->begin, 40, kPhoneWords)) return false;
   *score = 0.7;
   return true;
 }
@@ -267,9 +298,14 @@ const std::vector<PiiRecognizer>& PiiRecognizers() {
        R"re(\+[1-9]\d{0,2}(?:[ .-]?(?:\(\d{1,4}\)|\d{1,5})){2,7}(?: ?(?:x|ext\.?) ?\d{1,5})?)re",
        CheckPhoneIntl},
       {D::kPhone, "PHONE",
-       R"re((?:\b1[ .-]?)?(?:\(\d{3}\) ?|\b\d{3}[ .-])\d{3}[ .-]\d{4}\b(?: ?(?:x|ext\.?) ?\d{1,5})?)re",
+       R"re((?:\+1[ .-]?|\b001[ .-]?|\b1[ .-]?)?(?:\(\d{3}\) ?|\b\d{3}[ .-])\d{3}[ .-]\d{4}(?: ?(?:x|ext\.?) ?\d{1,5}|\b))re",
        CheckPhoneUs},
       {D::kPhone, "PHONE", R"re(\b\d{10}\b)re", CheckPhoneBare},
+      {D::kPhone, "PHONE",
+       R"re(\b0\d{1,4}(?:[ .-]\d{2,4}){1,4}\b|\(0\d{1,4}\) ?\d{3,4}[ .-]?\d{3,4}\b)re",
+       CheckPhoneTrunk},
+      {D::kPhone, "PHONE", R"re(\(?\d{2,5}\)?(?:[ .-]?\(?\d{2,5}\)?){1,5}(?:x\d{1,5})?)re",
+       CheckPhoneContext},
   };
   return kRecognizers;
 }

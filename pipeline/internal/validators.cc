@@ -96,6 +96,7 @@ const char* CardBrand(std::string_view d) {
     return "discover";
   }
   if (p4 >= 3528 && p4 <= 3589 && n >= 16 && n <= 19) return "jcb";
+  if ((p4 == 2131 || p4 == 1800) && n == 15) return "jcb";  // JCB's older 15-digit ranges
   if (((p3 >= 300 && p3 <= 305) || p2 == 36 || p2 == 38 || p2 == 39) && n >= 14 && n <= 19) {
     return "diners";
   }

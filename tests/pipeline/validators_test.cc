@@ -22,8 +22,10 @@ TEST(Validators, CardBrandsAndLengths) {
   EXPECT_STREQ(CardBrand("6011111111111117"), "discover");
   EXPECT_STREQ(CardBrand("3530111333300000"), "jcb");
   EXPECT_STREQ(CardBrand("30569309025904"), "diners");
-  EXPECT_STREQ(CardBrand("37828224631000"), "");    // amex prefix, 14 digits
-  EXPECT_STREQ(CardBrand("9111111111111111"), "");  // no issuer starts with 9
+  EXPECT_STREQ(CardBrand("213176828496175"), "jcb");  // 15-digit legacy range
+  EXPECT_STREQ(CardBrand("3521213764418045"), "");    // 3521 is not a JCB IIN
+  EXPECT_STREQ(CardBrand("37828224631000"), "");      // amex prefix, 14 digits
+  EXPECT_STREQ(CardBrand("9111111111111111"), "");    // no issuer starts with 9
   EXPECT_TRUE(CreditCardValid("4012888888881881"));
   EXPECT_FALSE(CreditCardValid("1234567890123456"));  // fails Luhn and has no issuer
   EXPECT_FALSE(CreditCardValid("0000000000000000"));  // Luhn-valid, no issuer
