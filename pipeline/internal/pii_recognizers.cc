@@ -33,15 +33,15 @@ bool ContextBefore(std::string_view t, size_t begin, size_t window,
 }
 
 // A digit run continued by '-' or '.' plus a digit on either side belongs to a longer number
-// ("123-45-6789-01", "1.2.3.4.5").
+// ("123-45-6789-01", "1.2.3.4.5"); one touching a letter or digit is part of a longer token.
 bool PartOfLongerNumber(std::string_view t, Span s) {
   char before = s.begin > 0 ? t[s.begin - 1] : '\0';
   char before2 = s.begin > 1 ? t[s.begin - 2] : '\0';
   if ((before == '-' || before == '.') && IsDigit(before2)) return true;
-  if (IsDigit(before)) return true;
+  if (IsAlnum(before)) return true;  // also inside a hex id or a word ("ab12345678cd")
   char after = At(t, s.end);
   if ((after == '-' || after == '.') && IsDigit(At(t, s.end + 1))) return true;
-  return IsDigit(after);
+  return IsAlnum(after);
 }
 
 // Offsets in `s` (relative to span.begin) where a separator run ends a digit group.
