@@ -167,47 +167,66 @@ class RegexStage final : public Stage {
   std::vector<std::unique_ptr<RE2>> allow_;  // Set indices deny_.size() + k
 };
 
+// Checks each deny or allow entry, adds it to the one Set and compiles its own RE2.
+class SetBuilder {
+ public:
+  explicit SetBuilder(int64_t max_mem_bytes)
+      : max_mem_bytes_(max_mem_bytes),
+        set_(std::make_unique<RE2::Set>(BaseOptions(max_mem_bytes), RE2::UNANCHORED)) {}
+
+  // `field` is "regex.patterns[3]"; errors name it and the pattern id.
+  Result<std::unique_ptr<RE2>> Add(const std::string& field, const std::string& id,
+                                   const std::string& pattern, const std::string& effective,
+                                   bool longest_match) {
+    if (!ValidId(id)) return InvalidArgumentError(field + ".id: missing or not [A-Za-z0-9_.-]+");
+    if (std::find(seen_.begin(), seen_.end(), id) != seen_.end()) {
+      return InvalidArgumentError(field + ".id: duplicate id '" + id + "'");
+    }
+    seen_.push_back(id);
+    const std::string where = field + ".pattern (id '" + id + "')";
+    if (pattern.empty()) return InvalidArgumentError(where + ": empty");
+    std::string err;
+    if (set_->Add(effective, &err) < 0) {
+      RE2 alone(pattern, BaseOptions(max_mem_bytes_));
+      return InvalidArgumentError(where + ": " + (alone.ok() ? err : alone.error()));
+    }
+    return CompileOne(where, pattern, effective, longest_match, max_mem_bytes_);
+  }
+
+  // Compiles the Set; an error when it does not fit max_mem_bytes.
+  Result<std::unique_ptr<RE2::Set>> Finish() {
+    if (!set_->Compile()) {
+      return InvalidArgumentError(
+          "regex.patterns: the RE2::Set of " + std::to_string(seen_.size()) +
+          " patterns does not fit max_mem_bytes=" + std::to_string(max_mem_bytes_));
+    }
+    return std::move(set_);
+  }
+
+ private:
+  int64_t max_mem_bytes_;
+  std::unique_ptr<RE2::Set> set_;
+  std::vector<std::string> seen_;
+};
+
 }  // namespace
 
 Result<std::unique_ptr<Stage>> NewRegexStage(const RegexStageConfig& config) {
   if (!ValidId(config.id)) return InvalidArgumentError("regex.id: missing or not [A-Za-z0-9_.-]+");
-  const std::string where = "regex";
-  if (config.patterns.empty()) return InvalidArgumentError(where + ".patterns: empty");
+  if (config.patterns.empty()) return InvalidArgumentError("regex.patterns: empty");
   if (config.max_mem_bytes < 1024) {
-    return InvalidArgumentError(where + ".max_mem_bytes: must be >= 1024");
+    return InvalidArgumentError("regex.max_mem_bytes: must be >= 1024");
   }
-  auto set = std::make_unique<RE2::Set>(BaseOptions(config.max_mem_bytes), RE2::UNANCHORED);
-  std::vector<std::string> seen;
-  auto check_id = [&](const std::string& field, const std::string& id) -> Status {
-    if (!ValidId(id)) return InvalidArgumentError(field + ".id: missing or not [A-Za-z0-9_.-]+");
-    if (std::find(seen.begin(), seen.end(), id) != seen.end()) {
-      return InvalidArgumentError(field + ".id: duplicate id '" + id + "'");
-    }
-    seen.push_back(id);
-    return Status::Ok();
-  };
-  auto add = [&](const std::string& field, const std::string& raw,
-                 const std::string& effective) -> Status {
-    std::string err;
-    if (set->Add(effective, &err) < 0) {
-      RE2 alone(raw, BaseOptions(config.max_mem_bytes));
-      return InvalidArgumentError(field + ": " + (alone.ok() ? err : alone.error()));
-    }
-    return Status::Ok();
-  };
+  SetBuilder builder(config.max_mem_bytes);
   std::vector<CompiledPattern> deny;
   for (size_t i = 0; i < config.patterns.size(); ++i) {
     const RegexPatternConfig& p = config.patterns[i];
-    std::string field = where + ".patterns[" + std::to_string(i) + "]";
-    PARAPET_RETURN_IF_ERROR(check_id(field, p.id));
-    field += ".pattern (id '" + p.id + "')";
-    if (p.pattern.empty()) return InvalidArgumentError(field + ": empty");
-    std::string eff =
-        EffectivePattern(p.pattern, p.literal, p.case_insensitive, p.dot_nl, p.word_boundary);
-    PARAPET_RETURN_IF_ERROR(add(field, p.pattern, eff));
     CompiledPattern c;
     PARAPET_ASSIGN_OR_RETURN(
-        c.re, CompileOne(field, p.pattern, eff, p.longest_match, config.max_mem_bytes));
+        c.re, builder.Add("regex.patterns[" + std::to_string(i) + "]", p.id, p.pattern,
+                          EffectivePattern(p.pattern, p.literal, p.case_insensitive, p.dot_nl,
+                                           p.word_boundary),
+                          p.longest_match));
     c.id = p.id;
     c.rule_id = config.id + "." + p.id;
     c.type = p.type.empty() ? DefaultType(p.id) : p.type;
@@ -217,22 +236,16 @@ Result<std::unique_ptr<Stage>> NewRegexStage(const RegexStageConfig& config) {
   std::vector<std::unique_ptr<RE2>> allow;
   for (size_t i = 0; i < config.allow.size(); ++i) {
     const RegexAllowConfig& a = config.allow[i];
-    std::string field = where + ".allow[" + std::to_string(i) + "]";
-    PARAPET_RETURN_IF_ERROR(check_id(field, a.id));
-    field += ".pattern (id '" + a.id + "')";
-    if (a.pattern.empty()) return InvalidArgumentError(field + ": empty");
-    std::string eff =
-        EffectivePattern(a.pattern, a.literal, a.case_insensitive, a.dot_nl, a.word_boundary);
-    PARAPET_RETURN_IF_ERROR(add(field, a.pattern, eff));
     std::unique_ptr<RE2> re;
-    PARAPET_ASSIGN_OR_RETURN(re, CompileOne(field, a.pattern, eff, false, config.max_mem_bytes));
+    PARAPET_ASSIGN_OR_RETURN(
+        re, builder.Add("regex.allow[" + std::to_string(i) + "]", a.id, a.pattern,
+                        EffectivePattern(a.pattern, a.literal, a.case_insensitive, a.dot_nl,
+                                         a.word_boundary),
+                        false));
     allow.push_back(std::move(re));
   }
-  if (!set->Compile()) {
-    return InvalidArgumentError(
-        where + ".patterns: the RE2::Set of " + std::to_string(deny.size() + allow.size()) +
-        " patterns does not fit max_mem_bytes=" + std::to_string(config.max_mem_bytes));
-  }
+  std::unique_ptr<RE2::Set> set;
+  PARAPET_ASSIGN_OR_RETURN(set, builder.Finish());
   return std::unique_ptr<Stage>(std::make_unique<RegexStage>(config.id, config.mode, std::move(set),
                                                              std::move(deny), std::move(allow)));
 }
