@@ -126,12 +126,17 @@ TEST_F(PiiStageTest, Secrets) {
   std::string pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----";
   EXPECT_EQ(S("x\n" + pem + "\ny"), V{"SECRET_PRIVATE_KEY=" + pem});
   EXPECT_EQ(S("api_key=\"sk3Fq9ZpL0xY7wR2tB8nKd4\""), V{"SECRET_GENERIC=sk3Fq9ZpL0xY7wR2tB8nKd4"});
+  EXPECT_EQ(S("{\"Client_Secret\": \"Zx81pQ-7vKd_93LmN2bYt0Rq\"}"),
+            V{"SECRET_GENERIC=Zx81pQ-7vKd_93LmN2bYt0Rq"});  // JSON, mixed-case key
 }
 
 TEST_F(PiiStageTest, NotSecrets) {
   EXPECT_EQ(S("request_token=123e4567-e89b-12d3-a456-426614174000"), V{});  // a UUID
-  EXPECT_EQ(S("password: passwordpasswordpassword"), V{});                  // low entropy
-  EXPECT_EQ(S("akiaiosfodnn7example AKIA1234"), V{});                       // lower case; too short
+  EXPECT_EQ(
+      S("trace 123e4567-e89b-12d3-a456-426614174000 and 550e8400-e29b-41d4-a716-446655440000"),
+      V{});  // UUIDs in prose: no card, phone, SSN or IP in their digits
+  EXPECT_EQ(S("password: passwordpasswordpassword"), V{});  // low entropy
+  EXPECT_EQ(S("akiaiosfodnn7example AKIA1234"), V{});       // lower case; too short
   EXPECT_EQ(S("ghp_short and eyJub3Q.eyJhIjoxfQ.x"), V{});  // short; JWT header lacks alg
   EXPECT_EQ(S("sk_test_4eC39HqLyjWDarjtT1zdp7dc"), V{});    // test keys are not live secrets
 }
