@@ -20,14 +20,17 @@ char At(std::string_view t, size_t i) { return i < t.size() ? t[i] : '\0'; }
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 bool IsAlnum(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; }
 
-// True when one of `words` occurs (case-insensitively) in the `window` bytes before `begin`.
+// True when one of `words` starts a word (case-insensitively) in the `window` bytes before
+// `begin` ("call" counts in "called me", not in "recall").
 bool ContextBefore(std::string_view t, size_t begin, size_t window,
                    std::initializer_list<const char*> words) {
   size_t from = begin > window ? begin - window : 0;
   std::string low(t.substr(from, begin - from));
   for (char& ch : low) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   for (const char* w : words) {
-    if (low.find(w) != std::string::npos) return true;
+    for (size_t at = low.find(w); at != std::string::npos; at = low.find(w, at + 1)) {
+      if (at == 0 || !std::isalpha(static_cast<unsigned char>(low[at - 1]))) return true;
+    }
   }
   return false;
 }
@@ -54,8 +57,8 @@ std::vector<size_t> GroupEnds(std::string_view s) {
 }
 
 const std::initializer_list<const char*> kPhoneWords = {
-    "phone",   "call",     "tel",     "mobile",   "cell",         "fax",        "desk",
-    "contact", "whatsapp", "text me", "reach me", "answering at", "messages to"};
+    "phone", "telephone", "tel:",     "tel.",    "call",     "mobile",       "cell",       "fax",
+    "desk",  "contact",   "whatsapp", "text me", "reach me", "answering at", "messages to"};
 
 // ---- checks ----
 
