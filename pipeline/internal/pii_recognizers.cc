@@ -29,7 +29,8 @@ bool ContextBefore(std::string_view t, size_t begin, size_t window,
   for (char& ch : low) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   for (const char* w : words) {
     for (size_t at = low.find(w); at != std::string::npos; at = low.find(w, at + 1)) {
-      if (at == 0 || !std::isalpha(static_cast<unsigned char>(low[at - 1]))) return true;
+      char prev = at > 0 ? low[at - 1] : from > 0 ? t[from - 1] : ' ';
+      if (!std::isalpha(static_cast<unsigned char>(prev))) return true;
     }
   }
   return false;
