@@ -85,6 +85,23 @@ TEST(RegexStage, PerPatternFlags) {
                                      "regex.dot=begin\nend", "regex.word=cat", "regex.long=abcd"}));
 }
 
+TEST(RegexStage, EmptyMatchesAreNotReportedAndScanningGoesOn) {
+  RegexStageConfig c;
+  c.patterns.push_back({.id = "as", .pattern = "a*"});
+  auto stage = MustBuild(c);
+  std::string text =
+      "\xC3\xA9\xFF"
+      "aa"
+      "\xC3\xA9"
+      "a";  // é, an invalid byte, "aa", é, "a"
+  Input in = OneMessage(text);
+  StageResult out;
+  ASSERT_TRUE(stage->Inspect(in, out).ok());
+  ASSERT_EQ(out.findings.size(), 2u);
+  EXPECT_EQ(out.findings[0].span, (Span{3, 5}));
+  EXPECT_EQ(out.findings[1].span, (Span{7, 8}));
+}
+
 TEST(RegexStage, AllowPatternsExemptOverlappingFindings) {
   RegexStageConfig c;
   c.patterns.push_back({.id = "host", .pattern = R"([a-z]+\.internal\.example)"});
