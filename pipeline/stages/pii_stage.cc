@@ -166,9 +166,8 @@ Result<std::unique_ptr<Stage>> NewPiiStage(const PiiStageConfig& config) {
   if (!(config.min_score >= 0.0 && config.min_score <= 1.0)) {
     return InvalidArgumentError("pii.min_score: must be in [0, 1]");
   }
-  if (config.max_mem_bytes < (int64_t{1} << 20)) {
-    return InvalidArgumentError("pii.max_mem_bytes: must be >= 1048576");
-  }
+  if (config.max_mem_bytes < 1024)
+    return InvalidArgumentError("pii.max_mem_bytes: must be >= 1024");
   std::array<std::optional<Action>, internal::kNumPiiDetectors> enabled;
   PARAPET_RETURN_IF_ERROR(ResolveDetectors(config, enabled));
   RE2::Options opt;

@@ -179,6 +179,16 @@ TEST(PiiStage, FactoryErrorsNameTheField) {
   c.detectors = {{.name = "email"}};
   c.min_score = 1.5;
   EXPECT_EQ(NewPiiStage(c).status().message(), "pii.min_score: must be in [0, 1]");
+  c.min_score = 0;
+  c.detectors = {{.name = "secrets"}, {.name = "email"}};
+  c.max_mem_bytes = 16 << 10;  // too small for the email pattern's RE2
+  auto small = NewPiiStage(c);
+  ASSERT_FALSE(small.ok());
+  EXPECT_NE(small.status().message().find("max_mem_bytes"), std::string::npos)
+      << small.status().message();
+  c.max_mem_bytes = 1 << 20;  // enough for every detector (about 400 KB are needed)
+  auto enough = NewPiiStage(c);
+  EXPECT_TRUE(enough.ok()) << enough.status().message();
 }
 
 TEST(PiiStage, SpansMapBackThroughARewrittenText) {
