@@ -93,6 +93,7 @@ Result<StagePtr> ParsePii(YamlMapReader& r, const StageCommon& c, const CompileC
   PARAPET_RETURN_IF_ERROR(
       r.Get("ssn_unformatted_needs_context", cfg.ssn_unformatted_needs_context));
   PARAPET_RETURN_IF_ERROR(r.Get("phone_reject_fiction", cfg.phone_reject_fiction));
+  // (The detectors need about 400 KB; a smaller bound is reported by the factory.)
   PARAPET_RETURN_IF_ERROR(
       r.GetInRange<int64_t>("max_mem_bytes", cfg.max_mem_bytes, 1 << 16, int64_t{1} << 32));
   return Built(r, pipeline::NewPiiStage(cfg));
