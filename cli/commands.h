@@ -18,6 +18,7 @@ void AddModelCommands(CLI::App& app, Action* run);    // model info
 void AddTokenizeCommand(CLI::App& app, Action* run);  // tokenize
 void AddGenerateCommand(CLI::App& app, Action* run);  // generate
 void AddServeCommand(CLI::App& app, Action* run);     // serve, key new
+void AddPolicyCommands(CLI::App& app, Action* run);   // policy check | test | explain
 
 // Prints "parapet: <message>" to stderr and returns 2.
 int InputError(const std::string& message);

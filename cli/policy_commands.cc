@@ -1,0 +1,216 @@
+// `parapet policy check | test | explain`: the policy author's tools.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+#include "cli/commands.h"
+#include "common/json_writer.h"
+#include "common/yaml_reader.h"
+#include "policies/policy_set.h"
+
+namespace parapet::cli {
+namespace {
+
+using policies::PolicySet;
+
+// check: every file compiles. Exit 0, or 2 with one line per bad file.
+int RunCheck(const std::vector<std::string>& files) {
+  int rc = 0;
+  for (const std::string& f : files) {
+    Result<std::shared_ptr<const PolicySet>> set = PolicySet::Load(f, policies::CompileContext{});
+    if (!set.ok()) {
+      std::fprintf(stderr, "parapet: %s\n", set.status().message().c_str());
+      rc = 2;
+      continue;
+    }
+    std::string names;
+    for (const std::string& n : (*set)->names()) {
+      names +=
+          (names.empty() ? "" : ", ") + n + " (" + (*set)->Find(n)->version().substr(0, 12) + ")";
+    }
+    std::printf("%s: ok: %s\n", f.c_str(), names.c_str());
+  }
+  return rc;
+}
+
+// test: each file's own tests plus --cases; a table of failures; exit 1 on any failure.
+Status LoadCases(const std::string& path, const PolicySet& set,
+                 std::vector<policies::PolicyTest>& out);
+
+int RunTest(const std::vector<std::string>& files, const std::string& cases) {
+  int rc = 0;
+  for (const std::string& f : files) {
+    Result<std::shared_ptr<const PolicySet>> set = PolicySet::Load(f, policies::CompileContext{});
+    if (!set.ok()) {
+      std::fprintf(stderr, "parapet: %s\n", set.status().message().c_str());
+      rc = 2;
+      continue;
+    }
+    int n = 0;
+    std::vector<policies::TestFailure> failures = policies::RunPolicyTests(**set, &n);
+    if (!cases.empty()) {
+      std::vector<policies::PolicyTest> extra;
+      Status s = LoadCases(cases, **set, extra);
+      if (!s.ok()) return InputError(s.message());
+      const policies::Policy& p = (*set)->default_policy();
+      for (const policies::PolicyTest& t : extra) {
+        ++n;
+        std::string why = policies::CheckPolicyTest(p, t);
+        if (!why.empty()) failures.push_back({p.name(), t.name, why});
+      }
+    }
+    for (const policies::TestFailure& x : failures) {
+      std::printf("FAIL  %s  %-20s %-32s %s\n", f.c_str(), x.policy.c_str(), x.test.c_str(),
+                  x.reason.c_str());
+    }
+    std::printf("%s: %d tests, %zu failed\n", f.c_str(), n, failures.size());
+    if (!failures.empty() && rc == 0) rc = 1;
+  }
+  return rc;
+}
+
+// --cases F.jsonl: {"name":...,"input":...,"expect":"block","rules":[...]} per line, for the
+// default policy.
+Status LoadCases(const std::string& path, const PolicySet& set,
+                 std::vector<policies::PolicyTest>& out) {
+  (void)set;
+  std::ifstream in(path);
+  if (!in) return NotFoundError(path + ": cannot open the cases file");
+  std::string line;
+  int line_no = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    // A deliberately small reader: the YAML parser reads JSON too.
+    Result<YAML::Node> doc = LoadYaml(line, path + ":" + std::to_string(line_no));
+    if (!doc.ok()) return doc.status();
+    YamlMapReader r(*doc, "", path + ":" + std::to_string(line_no));
+    policies::PolicyTest t;
+    std::string input;
+    PARAPET_RETURN_IF_ERROR(r.Get("name", t.name));
+    PARAPET_RETURN_IF_ERROR(r.Get("input", input));
+    PARAPET_RETURN_IF_ERROR(r.Get("expect", t.expect_action));
+    PARAPET_RETURN_IF_ERROR(r.GetStringList("rules", t.expect_rules, true));
+    PARAPET_RETURN_IF_ERROR(r.Finish());
+    if (input.empty() || t.expect_action.empty()) {
+      return InvalidArgumentError(path + ":" + std::to_string(line_no) +
+                                  ": a case needs input and expect");
+    }
+    if (t.name.empty()) t.name = "line " + std::to_string(line_no);
+    t.turns.push_back({"user", input});
+    out.push_back(std::move(t));
+  }
+  return Status::Ok();
+}
+
+// explain: which stages ran, what they found (spans), the verdict, and the time per stage.
+int RunExplain(const std::string& file, const std::string& name, const std::string& text,
+               bool json) {
+  Result<std::shared_ptr<const PolicySet>> set = PolicySet::Load(file, policies::CompileContext{});
+  if (!set.ok()) return InputError(set.status().message());
+  const policies::Policy* p = name.empty() ? &(*set)->default_policy() : (*set)->Find(name);
+  if (p == nullptr) return InputError("--name: no policy named '" + name + "' in " + file);
+  const std::vector<policies::Turn> turns = {{"user", text}};
+  const policies::InputDecision d = p->EvaluateInput(turns);
+  if (json) {
+    JsonWriter w;
+    w.BeginObject();
+    w.StringField("policy", p->name());
+    w.StringField("version", p->version());
+    w.StringField("action", pipeline::ActionName(d.verdict.action));
+    w.StringField("text", d.turns[0].content);
+    w.Key("stages");
+    w.BeginArray();
+    for (const pipeline::StageReport& s : d.verdict.stages) {
+      w.BeginObject();
+      w.StringField("id", s.stage_id);
+      w.StringField("type", s.type);
+      w.StringField("mode", s.mode == pipeline::Mode::kShadow ? "shadow" : "enforce");
+      w.DoubleField("micros", s.micros);
+      w.StringField("status", s.status.ok() ? "ok" : s.status.ToString());
+      w.IntField("findings", static_cast<int64_t>(s.n_findings));
+      w.EndObject();
+    }
+    w.EndArray();
+    w.Key("findings");
+    w.BeginArray();
+    for (const auto* list : {&d.verdict.findings, &d.verdict.shadow}) {
+      for (const pipeline::Finding& f : *list) {
+        w.BeginObject();
+        w.StringField("rule", f.rule_id);
+        w.StringField("type", f.type);
+        w.StringField("action", pipeline::ActionName(f.action));
+        w.Key("shadow");
+        w.Bool(list == &d.verdict.shadow);
+        w.IntField("begin", static_cast<int64_t>(f.span.begin));
+        w.IntField("end", static_cast<int64_t>(f.span.end));
+        w.DoubleField("score", f.score);
+        w.EndObject();
+      }
+    }
+    w.EndArray();
+    w.EndObject();
+    std::printf("%s\n", w.str().c_str());
+    return 0;
+  }
+  std::printf("policy %s (version %s)\n", p->name().c_str(), p->version().substr(0, 12).c_str());
+  for (const pipeline::StageReport& s : d.verdict.stages) {
+    std::printf("  stage %-16s %-9s %-7s %8.1f us  %s, %zu finding(s)\n", s.stage_id.c_str(),
+                s.type.c_str(), s.mode == pipeline::Mode::kShadow ? "shadow" : "enforce", s.micros,
+                s.status.ok() ? "ok" : s.status.ToString().c_str(), s.n_findings);
+  }
+  for (const auto* list : {&d.verdict.findings, &d.verdict.shadow}) {
+    for (const pipeline::Finding& f : *list) {
+      std::printf("  %s %-28s %-14s bytes [%zu, %zu) %s\n",
+                  list == &d.verdict.shadow ? "shadow " : "finding", f.rule_id.c_str(),
+                  f.type.c_str(), f.span.begin, f.span.end, pipeline::ActionName(f.action));
+    }
+  }
+  std::printf("verdict: %s\n", pipeline::ActionName(d.verdict.action));
+  if (d.changed) std::printf("redacted: %s\n", d.turns[0].content.c_str());
+  if (const pipeline::Finding* f = d.verdict.deciding()) {
+    std::printf("blocked by %s: %s\n", f->rule_id.c_str(), p->options().message.c_str());
+  }
+  return 0;
+}
+
+}  // namespace
+
+void AddPolicyCommands(CLI::App& app, Action* run) {
+  CLI::App* policy = app.add_subcommand("policy", "Check, test and explain policy files");
+  policy->require_subcommand(1);
+
+  auto files = std::make_shared<std::vector<std::string>>();
+  CLI::App* check = policy->add_subcommand("check", "Compile policy files; report every error");
+  check->add_option("FILE", *files, "policy files")->required();
+  check->callback([files, run] { *run = [files] { return RunCheck(*files); }; });
+
+  auto test_files = std::make_shared<std::vector<std::string>>();
+  auto cases = std::make_shared<std::string>();
+  CLI::App* test = policy->add_subcommand("test", "Run the policies' tests (exit 1 on a failure)");
+  test->add_option("FILE", *test_files, "policy files")->required();
+  test->add_option("--cases", *cases,
+                   "extra cases, JSONL: {\"input\":...,\"expect\":\"block\",\"rules\":[...]}");
+  test->callback([test_files, cases, run] {
+    *run = [test_files, cases] { return RunTest(*test_files, *cases); };
+  });
+
+  struct ExplainArgs {
+    std::string file, name, text;
+    bool json = false;
+  };
+  auto e = std::make_shared<ExplainArgs>();
+  CLI::App* explain = policy->add_subcommand(
+      "explain", "Show which stages fire on a text, the spans, the verdict and the time taken");
+  explain->add_option("--policy", e->file, "policy file")->required();
+  explain->add_option("--name", e->name, "policy name (default: the file's default)");
+  explain->add_option("TEXT", e->text, "the text to evaluate as a user message")->required();
+  explain->add_flag("--json", e->json, "one JSON object");
+  explain->callback(
+      [e, run] { *run = [e] { return RunExplain(e->file, e->name, e->text, e->json); }; });
+}
+
+}  // namespace parapet::cli
