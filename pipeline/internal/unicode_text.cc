@@ -144,6 +144,14 @@ class Normalizer {
     }
   }
 
+  // Adds ASCII character `c` at `src`, known to be followed by ASCII or the end of the input.
+  void AddLoneAscii(char c, uint32_t src) {
+    if (!run_.empty()) Flush();
+    if (options_.casefold && c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+    out_.push_back(c);
+    origin_.push_back(src);
+  }
+
   void Finish(size_t in_size) {
     Flush();
     origin_.push_back(static_cast<uint32_t>(in_size));
@@ -183,12 +191,13 @@ class Normalizer {
   }
 
   void Emit(int32_t c, uint32_t src) {
-    size_t before = out_.size();
     if (c < 0x80) {
       out_.push_back(static_cast<char>(c));
-    } else {
-      AppendUtf8(static_cast<uint32_t>(c), &out_);
+      origin_.push_back(src);
+      return;
     }
+    size_t before = out_.size();
+    AppendUtf8(static_cast<uint32_t>(c), &out_);
     origin_.insert(origin_.end(), out_.size() - before, src);
   }
 
@@ -211,6 +220,13 @@ void NormalizeWithOrigin(std::string_view in, const NormalizeOptions& options, s
   origin.reserve(in.size() + 1);
   Normalizer normalizer(options, out, origin);
   for (size_t pos = 0; pos < in.size();) {
+    // Fast path: an ASCII character followed by ASCII (or the end) is a run of its own.
+    if (static_cast<unsigned char>(in[pos]) < 0x80 &&
+        (pos + 1 == in.size() || static_cast<unsigned char>(in[pos + 1]) < 0x80)) {
+      normalizer.AddLoneAscii(in[pos], static_cast<uint32_t>(pos));
+      ++pos;
+      continue;
+    }
     DecodedChar d = DecodeLenient(in, pos);
     normalizer.Add(d.cp, static_cast<uint32_t>(pos));
     pos += d.len;

@@ -23,9 +23,24 @@ using internal::DecodeLenient;
 // (where the character behind each folded byte starts; the last is s.size()).
 void Fold(std::string_view s, bool lower, std::string& out, std::vector<uint32_t>* origin) {
   out.clear();
-  if (origin != nullptr) origin->clear();
+  out.reserve(s.size());
+  if (origin != nullptr) {
+    origin->clear();
+    origin->reserve(s.size() + 1);
+  }
   bool in_space = false;
   for (size_t pos = 0; pos < s.size();) {
+    auto b = static_cast<unsigned char>(s[pos]);
+    if (b < 0x80) {  // fast path
+      bool space = b == ' ' || (b >= 0x09 && b <= 0x0D);
+      if (!space || !in_space) {
+        out.push_back(space ? ' ' : static_cast<char>(lower && b >= 'A' && b <= 'Z' ? b + 32 : b));
+        if (origin != nullptr) origin->push_back(static_cast<uint32_t>(pos));
+      }
+      in_space = space;
+      ++pos;
+      continue;
+    }
     DecodedChar d = DecodeLenient(s, pos);
     size_t before = out.size();
     if (internal::IsWhiteSpace(d.cp)) {

@@ -80,8 +80,12 @@ class UnicodeStage final : public Stage {
     bool in_word = false;
     for (size_t pos = 0; pos <= s.size();) {
       internal::DecodedChar d{0, 1};
-      if (pos < s.size()) d = DecodeLenient(s, pos);
-      bool word_char = pos < s.size() && internal::IsWordChar(d.cp);
+      bool word_char = false;
+      if (pos < s.size()) {
+        auto b = static_cast<unsigned char>(s[pos]);
+        d = b < 0x80 ? internal::DecodedChar{b, 1} : DecodeLenient(s, pos);
+        word_char = internal::IsWordChar(d.cp);
+      }
       if (word_char) {
         if (!in_word) {
           in_word = true;
