@@ -2,9 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <iterator>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "common/utf8.h"
 
 namespace parapet::pipeline {
 namespace {
@@ -242,6 +246,41 @@ TEST(UnicodeStage, FactoryValidates) {
   EXPECT_EQ(stage->type(), "unicode");
   EXPECT_EQ(stage->id(), "unicode");
   EXPECT_EQ(stage->mode(), Mode::kEnforce);
+}
+
+TEST(UnicodeStage, RandomBytesGiveValidTextAndSpans) {
+  std::mt19937 rng(11);
+  const std::string pieces[] = {"a",
+                                "Z",
+                                " ",
+                                "\xFF",
+                                "\xC3",
+                                "\xA9",
+                                "\xE2\x80\x8B",
+                                "\xD0\xB0",
+                                "\xCC\x81",
+                                "\xEF\xBD\x82",
+                                "\xCE\xBF",
+                                "\xF0\x9F",
+                                "\x80"};
+  auto stage = MakeStage();
+  for (int iter = 0; iter < 2000; ++iter) {
+    std::string s;
+    for (size_t n = rng() % 24; n > 0; --n) s += pieces[rng() % std::size(pieces)];
+    Input in = MakeInput({s});
+    StageResult out;
+    ASSERT_TRUE(stage->Inspect(in, out).ok());
+    const ScanText& t = in.messages[0].text;
+    ASSERT_TRUE(IsValidUtf8(t.text())) << s;
+    for (const Finding& f : out.findings) {
+      ASSERT_LE(f.span.begin, f.span.end);
+      ASSERT_LE(f.span.end, s.size());
+    }
+    for (size_t b = 0; b <= t.text().size(); ++b) {
+      Span o = t.ToOriginal({b, b});
+      ASSERT_LE(o.end, s.size());
+    }
+  }
 }
 
 TEST(UnicodeStage, SameResultsFromFourThreads) {
