@@ -34,7 +34,9 @@ struct LengthStageConfig {
 };
 
 // Builds the stage. `token_counter` may be null unless a token limit is set (then the factory
-// fails); the stage shares its ownership. Errors (InvalidArgument) name the field.
+// fails); the stage shares its ownership. A caller with a plain pointer to a counter that outlives
+// the stage passes a non-owning one: std::shared_ptr<const TokenCounter>(nullptr_shared, ptr)
+// (the aliasing constructor). Errors (InvalidArgument) name the field.
 Result<std::unique_ptr<Stage>> NewLengthStage(
     const LengthStageConfig& config, std::shared_ptr<const TokenCounter> token_counter = nullptr);
 

@@ -126,6 +126,11 @@ TEST(LengthStage, FactoryErrors) {
             "len.max_tokens_total: a token limit needs the model's token counter, and none was "
             "given");
   EXPECT_TRUE(NewLengthStage(c, std::make_shared<WordCounter>()).ok());
+  // A counter owned elsewhere, passed without ownership.
+  WordCounter owned_elsewhere;
+  EXPECT_TRUE(NewLengthStage(c, std::shared_ptr<const TokenCounter>(
+                                    std::shared_ptr<const TokenCounter>(), &owned_elsewhere))
+                  .ok());
   c = {};
   c.id = "len";
   c.max_messages = -1;
