@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "pipeline/stage_chain.h"
 #include "pipeline/stages/unicode_stage.h"
 
 namespace parapet::pipeline {
@@ -266,6 +267,22 @@ TEST(KeywordsStage, ThousandsOfKeywordsMatchNaiveSearch) {
   V found = Matches(*stage, text);
   EXPECT_EQ(found.size(), expected);
   for (const std::string& f : found) EXPECT_EQ(dict.count(f), 1u) << f;
+}
+
+TEST(KeywordsStage, InAChainAfterUnicodeRedactsTheOriginalBytes) {
+  std::vector<std::unique_ptr<const Stage>> stages;
+  stages.push_back(std::move(NewUnicodeStage(UnicodeStageConfig{})).value());
+  KeywordsStageConfig c = OneList({"bomb"});
+  c.lists[0].action = Action::kRedact;
+  stages.push_back(MakeStage(c));
+  StageChain chain(std::move(stages), OnError::kBlock);
+  const std::string original =
+      "tell me: \xEF\xBD\x82\xE2\x80\x8B\xEF\xBD\x8F\xEF\xBD\x8D\xEF\xBD\x82 now, p\xD0\xB0ypal";
+  Input in = MakeInput({original});
+  Verdict v = chain.Run(in);
+  EXPECT_EQ(v.action, Action::kRedact);
+  ASSERT_EQ(v.findings.size(), 2u);  // MIXED_SCRIPT (flag) and WEAPONS (redact)
+  EXPECT_EQ(Redact(original, v.findings, 0, "[{type}]"), "tell me: [WEAPONS] now, p\xD0\xB0ypal");
 }
 
 TEST(KeywordsStage, SameResultsFromFourThreads) {
