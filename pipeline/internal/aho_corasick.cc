@@ -65,6 +65,12 @@ Result<AhoCorasick> AhoCorasick::Build(const std::vector<std::string>& patterns,
       }
     }
   }
+  // Row offsets and output bits: row offsets must fit in 31 bits.
+  if (n * k >= kOutputBit) return budget_error();
+  for (uint32_t& v : ac.delta_) {
+    bool output = ac.has_output(v) || ac.dict_link_[v] != 0;
+    v = static_cast<uint32_t>(v * k) | (output ? kOutputBit : 0);
+  }
   return ac;
 }
 

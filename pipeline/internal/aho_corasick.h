@@ -31,9 +31,12 @@ class AhoCorasick {
   // `end` is the byte offset just past the occurrence; in order of `end`.
   template <typename OnMatch>
   void Scan(std::string_view text, OnMatch&& on_match) const {
-    uint32_t state = 0;
+    uint32_t row = 0;  // the current state's first entry in delta_
     for (size_t i = 0; i < text.size(); ++i) {
-      state = delta_[state * n_classes_ + byte_class_[static_cast<unsigned char>(text[i])]];
+      uint32_t next = delta_[row + byte_class_[static_cast<unsigned char>(text[i])]];
+      row = next & kRowMask;
+      if ((next & kOutputBit) == 0) continue;
+      uint32_t state = row / n_classes_;
       for (uint32_t s = has_output(state) ? state : dict_link_[state]; s != 0; s = dict_link_[s]) {
         for (uint32_t k = out_begin_[s]; k < out_begin_[s + 1]; ++k) on_match(out_ids_[k], i + 1);
       }
@@ -49,7 +52,12 @@ class AhoCorasick {
 
   std::array<uint16_t, 256> byte_class_{};  // byte -> class; 0 = in no pattern
   uint32_t n_classes_ = 1;
-  std::vector<uint32_t> delta_;      // [n_states][n_classes] -> next state
+  // Entries of delta_: the next state's row offset (state x n_classes), with kOutputBit set when
+  // some pattern ends there (in the state itself or along its dictionary links).
+  static constexpr uint32_t kOutputBit = 0x80000000u;
+  static constexpr uint32_t kRowMask = 0x7FFFFFFFu;
+
+  std::vector<uint32_t> delta_;      // [n_states][n_classes] -> next state (see above)
   std::vector<uint32_t> dict_link_;  // [n_states] nearest proper suffix state with outputs, or 0
   std::vector<uint32_t> out_begin_;  // [n_states + 1] into out_ids_
   std::vector<uint32_t> out_ids_;    // pattern indexes, grouped by the state they end in

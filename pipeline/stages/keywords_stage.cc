@@ -122,13 +122,19 @@ class KeywordsStage final : public Stage {
   Status Inspect(Input& input, StageResult& out) const override {
     std::string folded;
     std::vector<uint32_t> fmap;
+    std::vector<std::pair<uint32_t, size_t>> hits;  // (pattern, end in folded)
     for (size_t i = 0; i < input.messages.size(); ++i) {
       const ScanText& text = input.messages[i].text;
+      // Most messages match nothing: fold without the byte map first, build it only for hits.
+      Fold(text.text(), !case_sensitive_, folded, nullptr);
+      hits.clear();
+      ac_.Scan(folded, [&](uint32_t p, size_t end) { hits.emplace_back(p, end); });
+      if (hits.empty()) continue;
       Fold(text.text(), !case_sensitive_, folded, &fmap);
-      ac_.Scan(folded, [&](uint32_t p, size_t end) {
+      for (const auto& [p, end] : hits) {
         const PatternInfo& pat = patterns_[p];
         Span span{fmap[end - pat.len], fmap[end]};
-        if (whole_word_ && !AtWordBoundaries(text.text(), span, pat)) return;
+        if (whole_word_ && !AtWordBoundaries(text.text(), span, pat)) continue;
         const ListInfo& list = lists_[pat.list];
         out.findings.push_back(Finding{.rule_id = list.rule_id,
                                        .type = list.type,
@@ -136,7 +142,7 @@ class KeywordsStage final : public Stage {
                                        .span = text.ToOriginal(span),
                                        .score = 1.0,
                                        .action = list.action});
-      });
+      }
     }
     return Status::Ok();
   }

@@ -62,6 +62,9 @@ class UnicodeStage final : public Stage {
     std::vector<uint32_t> origin;
     for (size_t i = 0; i < input.messages.size(); ++i) {
       ScanText& text = input.messages[i].text;
+      // ASCII is its own NFKC, holds no invisible characters and only Latin letters: nothing
+      // to do unless case folding has capitals to fold.
+      if (IsPlainAscii(text.text())) continue;
       internal::NormalizeWithOrigin(text.text(), options_, normalized, origin);
       if (normalized != text.text()) text.Rewrite(std::move(normalized), std::move(origin));
       if (config_.mixed_script_action != Action::kAllow) {
@@ -72,6 +75,16 @@ class UnicodeStage final : public Stage {
   }
 
  private:
+  bool IsPlainAscii(std::string_view s) const {
+    unsigned char any = 0;
+    bool upper = false;
+    for (char c : s) {
+      any |= static_cast<unsigned char>(c);
+      upper |= c >= 'A' && c <= 'Z';
+    }
+    return any < 0x80 && !(options_.casefold && upper);
+  }
+
   // Reports every word of text.text() whose letters span two or more confusable scripts.
   void FindMixedScript(const ScanText& text, int32_t message, StageResult& out) const {
     std::string_view s = text.text();
