@@ -4,7 +4,8 @@
 //
 // Representation: a full DFA (failure links folded into the transition table) over byte classes —
 // each byte that occurs in some pattern is its own class, all other bytes share class 0 — so a
-// step is one table load. Memory: states x classes x 4 bytes, bounded by the caller's budget.
+// step is one table load (entries hold the next row's offset and a bit saying whether any
+// pattern ends there). Memory: states x classes x 4 bytes, bounded by the caller's budget.
 // Outputs: each state lists the patterns that end exactly there (CSR arrays) and links to the
 // nearest state on its failure chain that has outputs.
 #pragma once

@@ -127,6 +127,7 @@ TEST(UnicodeStage, CasefoldIsOptional) {
                        "e"),
             "bomb strasse");
   EXPECT_EQ(Normalized(*stage, "\xEF\xBC\xA2OMB"), "bomb");  // full-width capital
+  EXPECT_EQ(Normalized(*stage, "Plain ASCII BOMB"), "plain ascii bomb");
 }
 
 TEST(UnicodeStage, NormalizeNoneOnlyStrips) {
