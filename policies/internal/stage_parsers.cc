@@ -1,10 +1,14 @@
 // Stage parsers: the YAML keys of each stage type (SCHEMA.md) -> its config struct -> the stage.
 #include "policies/internal/stage_parsers.h"
 
+#include <filesystem>
 #include <map>
 
+#include "pipeline/stages/keywords_stage.h"
+#include "pipeline/stages/length_stage.h"
 #include "pipeline/stages/pii_stage.h"
 #include "pipeline/stages/regex_stage.h"
+#include "pipeline/stages/unicode_stage.h"
 #include "policies/policy_set.h"
 
 namespace parapet::policies::internal {
@@ -99,10 +103,72 @@ Result<StagePtr> ParsePii(YamlMapReader& r, const StageCommon& c, const CompileC
   return Built(r, pipeline::NewPiiStage(cfg));
 }
 
+Result<StagePtr> ParseUnicode(YamlMapReader& r, const StageCommon& c, const CompileContext&) {
+  pipeline::UnicodeStageConfig cfg;
+  cfg.id = c.id;
+  cfg.mode = c.mode;
+  std::string normalize = "nfkc";
+  PARAPET_RETURN_IF_ERROR(r.Get("normalize", normalize));
+  if (normalize != "nfkc" && normalize != "none")
+    return r.Fail("normalize", "must be nfkc or none");
+  cfg.normalize = normalize == "nfkc" ? pipeline::UnicodeNormalization::kNfkc
+                                      : pipeline::UnicodeNormalization::kNone;
+  PARAPET_RETURN_IF_ERROR(r.Get("casefold", cfg.casefold));
+  PARAPET_RETURN_IF_ERROR(r.Get("strip_invisible", cfg.strip_invisible));
+  PARAPET_RETURN_IF_ERROR(r.Get("strip_variation_selectors", cfg.strip_variation_selectors));
+  PARAPET_RETURN_IF_ERROR(r.Get("strip_marks", cfg.strip_marks));
+  PARAPET_RETURN_IF_ERROR(ReadAction(r, "mixed_script_action", cfg.mixed_script_action));
+  return Built(r, pipeline::NewUnicodeStage(cfg));
+}
+
+Result<StagePtr> ParseKeywords(YamlMapReader& r, const StageCommon& c, const CompileContext&) {
+  pipeline::KeywordsStageConfig cfg;
+  cfg.id = c.id;
+  cfg.mode = c.mode;
+  std::string match = "word";
+  PARAPET_RETURN_IF_ERROR(r.Get("match", match));
+  if (match != "word" && match != "substring") return r.Fail("match", "must be word or substring");
+  cfg.whole_word = match == "word";
+  PARAPET_RETURN_IF_ERROR(r.Get("case_sensitive", cfg.case_sensitive));
+  PARAPET_RETURN_IF_ERROR(r.List("lists", [&](YamlMapReader& l) -> Status {
+    pipeline::KeywordList list;
+    PARAPET_RETURN_IF_ERROR(l.Get("name", list.name));
+    PARAPET_RETURN_IF_ERROR(l.GetStringList("words", list.words));
+    PARAPET_RETURN_IF_ERROR(l.Get("file", list.file));
+    PARAPET_RETURN_IF_ERROR(ReadAction(l, "action", list.action));
+    if (!list.file.empty() && std::filesystem::path(list.file).is_relative()) {
+      list.file = (std::filesystem::path(c.base_dir) / list.file).lexically_normal().string();
+    }
+    cfg.lists.push_back(std::move(list));
+    return Status::Ok();
+  }));
+  return Built(r, pipeline::NewKeywordsStage(cfg));
+}
+
+Result<StagePtr> ParseLength(YamlMapReader& r, const StageCommon& c,
+                             const CompileContext& context) {
+  pipeline::LengthStageConfig cfg;
+  cfg.id = c.id;
+  cfg.mode = c.mode;
+  constexpr int64_t kMax = int64_t{1} << 40;
+  PARAPET_RETURN_IF_ERROR(
+      r.GetInRange<int64_t>("max_chars_per_message", cfg.max_chars_per_message, 0, kMax));
+  PARAPET_RETURN_IF_ERROR(r.GetInRange<int64_t>("max_chars_total", cfg.max_chars_total, 0, kMax));
+  PARAPET_RETURN_IF_ERROR(
+      r.GetInRange<int64_t>("max_tokens_per_message", cfg.max_tokens_per_message, 0, kMax));
+  PARAPET_RETURN_IF_ERROR(r.GetInRange<int64_t>("max_tokens_total", cfg.max_tokens_total, 0, kMax));
+  PARAPET_RETURN_IF_ERROR(r.GetInRange<int64_t>("max_messages", cfg.max_messages, 0, kMax));
+  PARAPET_RETURN_IF_ERROR(ReadAction(r, "action", cfg.action));
+  // The counter outlives every policy compiled with it (CompileContext's contract): non-owning.
+  std::shared_ptr<const pipeline::TokenCounter> counter(std::shared_ptr<void>(),
+                                                        context.token_counter);
+  return Built(r, pipeline::NewLengthStage(cfg, counter));
+}
+
 const std::map<std::string, Parser, std::less<>>& Parsers() {
   static const std::map<std::string, Parser, std::less<>> kParsers = {
-      {"regex", &ParseRegex},
-      {"pii", &ParsePii},
+      {"regex", &ParseRegex},       {"pii", &ParsePii},       {"unicode", &ParseUnicode},
+      {"keywords", &ParseKeywords}, {"length", &ParseLength},
   };
   return kParsers;
 }

@@ -146,6 +146,37 @@ TEST(Cli, ServeRejectsABadConfigFileNamingLineAndField) {
   EXPECT_TRUE(r.out.empty());
 }
 
+TEST(Cli, PolicyCheckTestAndExplain) {
+  const std::string dir = testing::ScratchDir("cli_policy_" + std::to_string(getpid()));
+  std::ofstream(dir + "/bad.yaml") << "version: 1\npolicies:\n  p:\n    input:\n      - {id: r, "
+                                      "type: regex, patterns: [{id: x, pattern: 'a(b'}]}\n";
+  std::ofstream(dir + "/fails.yaml")
+      << "version: 1\npolicies:\n  p:\n    input:\n      - {id: r, type: regex, patterns: "
+         "[{id: x, pattern: ab}]}\n    tests:\n      - {name: t1, input: xx, expect: {action: "
+         "block}}\n";
+  ProcessResult bad = Parapet("policy check " + dir + "/bad.yaml");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("bad.yaml:5:9: policies.p.input[0]: regex.patterns[0].pattern (id 'x'): "
+                         "missing )"),
+            std::string::npos)
+      << bad.err;
+  ProcessResult fails = Parapet("policy test " + dir + "/fails.yaml");
+  EXPECT_EQ(fails.exit_code, 1);
+  EXPECT_NE(fails.out.find("FAIL"), std::string::npos) << fails.out;
+  EXPECT_NE(fails.out.find("expected block, got allow"), std::string::npos) << fails.out;
+  const std::string policy = std::string(PARAPET_SOURCE_DIR) + "/examples/policies/default.yaml";
+  ProcessResult ok = Parapet("policy check " + policy);
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  ProcessResult ex =
+      Parapet("policy explain --json --policy " + policy + " 'write to bob@example.com'");
+  ASSERT_EQ(ex.exit_code, 0) << ex.err;
+  boost::json::value v = boost::json::parse(ex.out);
+  EXPECT_EQ(v.at("action").as_string(), "redact");
+  EXPECT_EQ(v.at("text").as_string(), "write to [EMAIL]");
+  EXPECT_EQ(v.at("findings").as_array()[0].at("rule").as_string(), "pii.email");
+  EXPECT_EQ(v.at("findings").as_array()[0].at("begin").as_int64(), 9);
+}
+
 TEST(Cli, BadArgumentsExitTwoWithOneClearLine) {
   std::string m = DemoModel();
   std::vector<BadArgs> cases = {
@@ -175,6 +206,9 @@ TEST(Cli, BadArgumentsExitTwoWithOneClearLine) {
       {"serve --model " + m + " --insecure-http --ctx 100000", "exceeds the model's context"},
       {"serve --model " + m + " --insecure-http --max-seqs 0", "max_sequences"},
       {"key", "A subcommand is required"},
+      {"policy check /nonexistent.yaml", "/nonexistent.yaml: cannot open the policy file"},
+      {"policy explain --policy /nonexistent.yaml hi", "cannot open"},
+      {"policy test", "FILE is required"},
   };
   for (const BadArgs& c : cases) {
     ProcessResult r = Parapet(c.args);

@@ -112,8 +112,8 @@ TEST(PolicySet, ErrorsNameFileLineAndField) {
   EXPECT_EQ(err("version: 1\npolicies:\n  p:\n    inputs: []\n"),
             "p.yaml:4:5: policies.p.inputs: unknown key");
   EXPECT_EQ(err("version: 1\npolicies:\n  p:\n    input:\n      - {id: r, type: regexp}\n"),
-            "p.yaml:5:23: policies.p.input[0].type: unknown stage type 'regexp' (known: pii, "
-            "regex)");
+            "p.yaml:5:23: policies.p.input[0].type: unknown stage type 'regexp' (known: keywords, "
+            "length, pii, regex, unicode)");
   const std::string bad_regex = err(
       "version: 1\npolicies:\n  p:\n    input:\n      - {id: r, type: regex, patterns: [{id: x, "
       "pattern: 'a(b'}]}\n");
