@@ -17,6 +17,7 @@ namespace {
 struct ServeArgs {
   std::string config;
   std::string model, model_id, chat_template, host, tls_cert, tls_key, tls_client_ca, backend;
+  std::string policy;
   std::vector<std::string> api_key_hashes;
   int32_t port = 0, threads = 0, ctx = 0, max_seqs = 0, max_queue = 0, io_threads = 0;
   bool insecure_http = false;
@@ -39,6 +40,7 @@ Result<gateway::GatewayConfig> BuildConfig(const ServeArgs& a, const CLI::App& c
   if (given("--tls-client-ca")) c.tls.client_ca_file = a.tls_client_ca;
   if (given("--insecure-http")) c.tls.insecure_http = a.insecure_http;
   if (given("--backend")) c.engine.backend = a.backend;
+  if (given("--policy")) c.policies.file = a.policy;
   if (given("--threads")) c.engine.threads = a.threads;
   if (given("--ctx")) c.engine.ctx = a.ctx;
   if (given("--max-seqs")) {
@@ -74,7 +76,7 @@ int RunServe(const ServeArgs& a, const CLI::App& cmd) {
       config->api_keys.empty() ? "" : " -H \"Authorization: Bearer $PARAPET_API_KEY\"",
       gw.model_id().c_str());
   std::fflush(stdout);
-  const int sig = signals.Run([&gw] { (void)gw.ReloadTls(); });
+  const int sig = signals.Run([&gw] { (void)gw.Reload(); });
   PARAPET_LOG(kInfo) << "signal " << sig << ": shutting down (grace "
                      << config->timeouts.shutdown_grace_ms << " ms)";
   gw.Shutdown();
@@ -116,7 +118,8 @@ void AddServeCommand(CLI::App& app, Action* run) {
   cmd->add_flag("--insecure-http", a->insecure_http, "serve plain HTTP (development only)");
   cmd->add_option("--api-key-hash", a->api_key_hashes,
                   "accept the key with this hash (sha256:<hex>, from `parapet key new`)");
-  cmd->add_option("--backend", a->backend, "compute backend (cpu)");
+  cmd->add_option("--policy", a->policy, "policy file (overrides policies.file)");
+  cmd->add_option("--backend", a->backend, "compute backend: cpu or cuda");
   cmd->add_option("--threads", a->threads, "compute threads (default: all)");
   cmd->add_option("--ctx", a->ctx, "largest context per request (default: the model's)");
   cmd->add_option("--max-seqs", a->max_seqs, "sequences decoded together (default 8)");

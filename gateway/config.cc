@@ -104,6 +104,11 @@ Status ReadDocument(const YAML::Node& root, std::string_view name, GatewayConfig
   }));
   PARAPET_RETURN_IF_ERROR(
       r.Section("engine", [&](YamlMapReader& s) { return ReadEngine(s, c.engine); }));
+  PARAPET_RETURN_IF_ERROR(r.Section("policies", [&](YamlMapReader& s) -> Status {
+    PARAPET_RETURN_IF_ERROR(s.Get("file", c.policies.file));
+    PARAPET_RETURN_IF_ERROR(s.Get("watch", c.policies.watch));
+    return s.GetInRange<int64_t>("watch_interval_ms", c.policies.watch_interval_ms, 100, kMaxMs);
+  }));
   PARAPET_RETURN_IF_ERROR(r.List("api_keys", [&](YamlMapReader& s) {
     c.api_keys.emplace_back();
     return ReadApiKey(s, c.api_keys.back());
@@ -123,6 +128,7 @@ Result<GatewayConfig> ParseGatewayConfig(std::string_view yaml, std::string_view
   c.tls.key_file = Resolve(base_dir, c.tls.key_file);
   c.tls.client_ca_file = Resolve(base_dir, c.tls.client_ca_file);
   c.model.path = Resolve(base_dir, c.model.path);
+  c.policies.file = Resolve(base_dir, c.policies.file);
   return c;
 }
 

@@ -72,6 +72,12 @@ struct ApiKeyConfig {
   int64_t tokens_per_minute = 0;   // prompt + completion tokens per minute; 0 = unlimited
 };
 
+struct PolicyConfig {
+  std::string file;   // policy file (policies/SCHEMA.md); empty: no policy (everything allowed)
+  bool watch = true;  // reload when the file changes (besides SIGHUP)
+  int64_t watch_interval_ms = 2000;  // how often the file's mtime/size are checked
+};
+
 struct GatewayConfig {
   ListenConfig listen;
   TlsConfig tls;
@@ -80,6 +86,7 @@ struct GatewayConfig {
   ModelEntry model;
   EngineConfig engine;
   std::vector<ApiKeyConfig> api_keys;  // empty: no authentication
+  PolicyConfig policies;
 };
 
 // Parses YAML text; `name` (the file name) prefixes error messages. Unknown keys, wrong types and

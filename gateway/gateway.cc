@@ -22,6 +22,8 @@
 #include "gateway/server.h"
 #include "gateway/server_options.h"
 #include "gateway/tls_context.h"
+#include "pipeline/stage.h"
+#include "policies/policy_store.h"
 
 namespace parapet::gateway {
 namespace {
@@ -106,6 +108,18 @@ void ExportServerStats(MetricsRegistry& m, const std::function<ServerStatsSnapsh
   }
 }
 
+// Token counts for the length stage, as the served model tokenizes.
+class ModelTokenCounter : public pipeline::TokenCounter {
+ public:
+  explicit ModelTokenCounter(const engine::Tokenizer& t) : t_(t) {}
+  int64_t CountTokens(std::string_view text) const override {
+    return static_cast<int64_t>(t_.Encode(text, /*add_bos=*/false, /*parse_special=*/false).size());
+  }
+
+ private:
+  const engine::Tokenizer& t_;
+};
+
 }  // namespace
 
 struct Gateway::Impl {
@@ -114,6 +128,9 @@ struct Gateway::Impl {
   std::string cert_file;  // generated self-signed certificate, if any
   std::unique_ptr<engine::Model> model;
   std::unique_ptr<engine::Scheduler> scheduler;
+  std::unique_ptr<ModelTokenCounter> token_counter;
+  policies::CompileContext compile_context;
+  std::unique_ptr<policies::PolicyStore> policies;
   std::unique_ptr<KeyStore> keys;
   RateLimiter limiter;
   MetricsRegistry metrics;
@@ -193,6 +210,26 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& config) {
     }
   }
 
+  if (!c.policies.file.empty()) {
+    impl->token_counter = std::make_unique<ModelTokenCounter>(impl->model->tokenizer());
+    impl->compile_context.token_counter = impl->token_counter.get();
+    PARAPET_ASSIGN_OR_RETURN(impl->policies,
+                             policies::PolicyStore::Open(c.policies.file, impl->compile_context));
+    std::string loaded;
+    const std::shared_ptr<const policies::PolicySet> set = impl->policies->current();
+    for (const std::string& n : set->names()) {
+      loaded += (loaded.empty() ? "" : ", ") + n + " " + set->Find(n)->version().substr(0, 12);
+    }
+    PARAPET_LOG(kInfo) << "policies from " << c.policies.file << ": " << loaded << " (default "
+                       << set->default_policy().name() << "); their tests pass";
+    if (c.policies.watch) {
+      impl->policies->Watch(std::chrono::milliseconds(c.policies.watch_interval_ms));
+    }
+  } else {
+    PARAPET_LOG(kWarning) << "no policy file: requests are not checked (set policies.file or "
+                             "--policy)";
+  }
+
   engine::SchedulerOptions so;
   so.max_sequences = c.engine.max_sequences;
   so.max_batch_tokens = c.engine.max_batch_tokens;
@@ -211,6 +248,7 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& config) {
   ho.sse_keepalive_ms = c.timeouts.sse_keepalive_ms;
   ho.max_body_bytes = c.limits.max_body_bytes;
   ho.system_fingerprint = Fingerprint(c.model.path, c);
+  ho.policies = impl->policies.get();
   impl->handler = std::make_shared<ApiHandler>(*impl->model, *impl->scheduler, *impl->keys,
                                                impl->limiter, impl->metrics, ho);
 
@@ -240,15 +278,31 @@ std::string Gateway::url() const {
 const std::string& Gateway::model_id() const { return impl_->model_id; }
 const std::string& Gateway::generated_cert_file() const { return impl_->cert_file; }
 
-Status Gateway::ReloadTls() {
-  if (!impl_->tls) return Status::Ok();
-  Status s = impl_->tls->Reload();
-  if (s.ok()) {
-    PARAPET_LOG(kInfo) << "TLS certificate reloaded (SHA-256 " << impl_->tls->fingerprint() << ")";
-  } else {
-    PARAPET_LOG(kError) << "TLS reload failed, keeping the current certificate: " << s.message();
+Status Gateway::Reload() {
+  Status result;
+  if (impl_->tls) {
+    Status s = impl_->tls->Reload();
+    if (s.ok()) {
+      PARAPET_LOG(kInfo) << "TLS certificate reloaded (SHA-256 " << impl_->tls->fingerprint()
+                         << ")";
+    } else {
+      PARAPET_LOG(kError) << "TLS reload failed, keeping the current certificate: " << s.message();
+      result = s;
+    }
   }
-  return s;
+  if (impl_->policies) {
+    Status s = impl_->policies->Reload();
+    if (s.ok()) {
+      PARAPET_LOG(kInfo) << "policies reloaded (generation " << impl_->policies->generation()
+                         << ", default " << impl_->policies->current()->default_policy().name()
+                         << " " << impl_->policies->current()->default_policy().version() << ")";
+    } else {
+      PARAPET_LOG(kError) << "policy reload failed, the previous version keeps serving: "
+                          << s.message();
+      if (result.ok()) result = s;
+    }
+  }
+  return result;
 }
 
 void Gateway::Shutdown() {

@@ -2,7 +2,7 @@
 // limits, metrics, the API handler and the HTTP/TLS server, built from a GatewayConfig and torn
 // down in order. The CLI's serve command and the integration tests both start it this way.
 //
-// Thread-safety: port(), url() and ReloadTls() may be called from any thread; Shutdown() once,
+// Thread-safety: port(), url() and Reload() may be called from any thread; Shutdown() once,
 // from a thread that is not one of the server's.
 #pragma once
 
@@ -29,8 +29,9 @@ class Gateway {
   const std::string& model_id() const;
   // The self-signed certificate's file when one was generated, else "".
   const std::string& generated_cert_file() const;
-  // Re-reads the TLS certificate and key (SIGHUP). On error the old ones stay in use.
-  Status ReloadTls();
+  // SIGHUP: re-reads the TLS certificate and key and the policy file. Each one that fails keeps
+  // its previous version in use (and is logged); the first failure is returned.
+  Status Reload();
   // Stops accepting, lets requests in flight finish up to the configured grace, then cancels
   // the rest and stops the engine. Only port(), url() and model_id() remain usable.
   void Shutdown();

@@ -14,8 +14,11 @@ double SecondsBetween(SteadyClock::time_point a, SteadyClock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
 }
 
-ResponseHeader StreamHeader() {
+}  // namespace
+
+ResponseHeader StreamHeader(const std::string& policy_header) {
   ResponseHeader h;
+  if (!policy_header.empty()) h.set(kPolicyHeader, policy_header);
   h.result(http::status::ok);
   h.version(11);
   h.set(http::field::content_type, "text/event-stream; charset=utf-8");
@@ -24,12 +27,15 @@ ResponseHeader StreamHeader() {
   return h;
 }
 
-Response JsonResponse(http::status status, std::string body) {
+Response JsonResponse(http::status status, std::string body, const std::string& policy_header) {
   Response r(status, 11);
+  if (!policy_header.empty()) r.set(kPolicyHeader, policy_header);
   r.set(http::field::content_type, "application/json");
   r.body() = std::move(body);
   return r;
 }
+
+namespace {
 
 // The error a finished-but-failed generation reports, and its HTTP status for non-streams.
 ApiError FailureError(const Status& status, bool timed_out) {
@@ -76,7 +82,7 @@ ApiResult<uint64_t> Generation::Start(engine::GenerationRequest request) {
     id_.store(*id);
     last_write_ = SteadyClock::now();
     if (spec_.stream) {
-      exchange_->StartStream(StreamHeader());
+      exchange_->StartStream(StreamHeader(spec_.policy_header));
       if (spec_.kind == GenerationSpec::Kind::kChat) {
         chat_chunks_.emplace(spec_.meta, spec_.include_usage, spec_.logprobs);
         WriteLocked(SseData(chat_chunks_->RoleChunk()));
@@ -220,7 +226,8 @@ void Generation::FinishBody(const Status& status, std::string_view reason,
     if (timed_out) out.finish_reason = "timeout";
     const ApiError e = FailureError(status, timed_out);
     out.http_status = e.http_status;
-    exchange_->Respond(JsonResponse(static_cast<http::status>(e.http_status), e.Body()));
+    exchange_->Respond(
+        JsonResponse(static_cast<http::status>(e.http_status), e.Body(), spec_.policy_header));
     return;
   }
   out.http_status = 200;
@@ -235,7 +242,8 @@ void Generation::FinishBody(const Status& status, std::string_view reason,
       for (const engine::SampleResult& s : summary.steps) c.logprobs.push_back(ToLogprob(s));
     }
     c.usage = usage;
-    exchange_->Respond(JsonResponse(http::status::ok, EncodeChatCompletion(c)));
+    exchange_->Respond(
+        JsonResponse(http::status::ok, EncodeChatCompletion(c), spec_.policy_header));
     return;
   }
   CompletionResult c;
@@ -245,7 +253,7 @@ void Generation::FinishBody(const Status& status, std::string_view reason,
   c.with_logprobs = spec_.logprobs;
   if (spec_.logprobs) c.logprobs = AllLogprobs(summary);
   c.usage = usage;
-  exchange_->Respond(JsonResponse(http::status::ok, EncodeCompletion(c)));
+  exchange_->Respond(JsonResponse(http::status::ok, EncodeCompletion(c), spec_.policy_header));
 }
 
 std::string Generation::CompletionText(const engine::GenerateResult& summary) const {

@@ -35,6 +35,13 @@ namespace parapet::gateway {
 
 using SteadyClock = std::chrono::steady_clock;
 
+// "x-parapet-policy: <name>; version=<sha256>": the input policy a response was decided under.
+inline constexpr const char* kPolicyHeader = "x-parapet-policy";
+
+// Response heads shared by generations and the handler (the policy header when not empty).
+ResponseHeader StreamHeader(const std::string& policy_header);
+Response JsonResponse(http::status status, std::string body, const std::string& policy_header);
+
 // What a request asked for, as the Generation needs it to shape the response.
 struct GenerationSpec {
   enum class Kind { kChat, kCompletion };
@@ -54,6 +61,7 @@ struct GenerationSpec {
   SteadyClock::time_point started;   // request arrival
   SteadyClock::time_point deadline;  // cancel if not finished by then
   int64_t keepalive_ms = 5000;       // SSE comment after this long without a write
+  std::string policy_header;         // x-parapet-policy value, "" without a policy
 };
 
 // How a generation ended, for metrics and the rate limiter.

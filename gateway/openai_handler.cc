@@ -1,7 +1,10 @@
 // ApiHandler: routing, auth, rate limits and the OpenAI endpoints.
 #include "gateway/openai_handler.h"
 
+#include <algorithm>
+#include <boost/json.hpp>
 #include <chrono>
+#include <map>
 #include <random>
 
 #include "common/json_writer.h"
@@ -9,9 +12,11 @@
 #include "engine/model.h"
 #include "engine/scheduler.h"
 #include "gateway/api_keys.h"
+#include "gateway/json_strict.h"
 #include "gateway/metrics.h"
 #include "gateway/openai_request.h"
 #include "gateway/rate_limiter.h"
+#include "policies/policy_store.h"
 
 namespace parapet::gateway {
 namespace {
@@ -19,6 +24,7 @@ namespace {
 constexpr std::string_view kChatRoute = "/v1/chat/completions";
 constexpr std::string_view kCompletionsRoute = "/v1/completions";
 constexpr std::string_view kModelsRoute = "/v1/models";
+constexpr std::string_view kModerationsRoute = "/v1/moderations";
 
 uint64_t RandomSeed() {
   thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -96,7 +102,13 @@ struct ApiHandler::Metrics {
             r.AddCounter("parapet_completion_tokens_total", "Completion tokens generated.").Get()),
         cancelled(r.AddCounter("parapet_generations_cancelled_total",
                                "Generations stopped early, by reason (client_gone, deadline).",
-                               {"reason"})) {}
+                               {"reason"})),
+        policy_decisions(r.AddCounter("parapet_policy_decisions_total",
+                                      "Input policy decisions, by policy and action.",
+                                      {"policy", "action"})),
+        rule_hits(r.AddCounter("parapet_policy_rule_hits_total",
+                               "Findings by rule id and mode (enforce, shadow).",
+                               {"rule", "mode"})) {}
 
   Family<Counter>& requests;
   Family<Histogram>& latency;
@@ -104,6 +116,8 @@ struct ApiHandler::Metrics {
   Counter& prompt_tokens;
   Counter& completion_tokens;
   Family<Counter>& cancelled;
+  Family<Counter>& policy_decisions;
+  Family<Counter>& rule_hits;
 };
 
 // ---- construction ----
@@ -204,6 +218,12 @@ void ApiHandler::Handle(std::shared_ptr<Exchange> ex) {
     }
     return;
   }
+  if (target == kModerationsRoute) {
+    if (only(http::verb::post, kModerationsRoute) && Authenticate(ex, key)) {
+      HandleModerations(ex, key);
+    }
+    return;
+  }
   if (target == kModelsRoute || target.starts_with("/v1/models/")) {
     if (only(http::verb::get, kModelsRoute) && Authenticate(ex, key)) {
       HandleModels(ex, target.size() > kModelsRoute.size() ? target.substr(kModelsRoute.size() + 1)
@@ -295,9 +315,19 @@ void ApiHandler::HandleChat(const std::shared_ptr<Exchange>& ex, const ApiKeyEnt
                                    "/v1/completions only (set model.chat_template in "
                                    "the server's configuration to enable chat)"));
   }
+  GenerationSpec spec = BaseSpec(*ex, "chatcmpl-");
+  spec.kind = GenerationSpec::Kind::kChat;
+  spec.stream = req.stream;
+  spec.include_usage = req.include_usage;
+  spec.logprobs = req.logprobs;
+  spec.top_logprobs = req.top_logprobs;
+  std::vector<policies::Turn> turns;
+  turns.reserve(req.messages.size());
+  for (const ChatMessage& m : req.messages) turns.push_back({m.role, m.content});
+  if (!ApplyInputPolicy(ex, key, kChatRoute, turns, spec)) return;
   std::vector<engine::ChatMessage> messages;
-  messages.reserve(req.messages.size());
-  for (const ChatMessage& m : req.messages) messages.push_back({m.role, m.content});
+  messages.reserve(turns.size());
+  for (policies::Turn& t : turns) messages.push_back({t.role, std::move(t.content)});
   Result<std::vector<engine::TokenId>> prompt =
       engine::EncodeChat(model_.tokenizer(), *options_.chat_template, messages);
   if (!prompt.ok()) {
@@ -314,13 +344,6 @@ void ApiHandler::HandleChat(const std::shared_ptr<Exchange>& ex, const ApiKeyEnt
   g.options.max_tokens = max_tokens.value();
   g.options.stop = req.stop;
   g.options.stop_at_end_of_generation = !req.sampling.ignore_eos;
-
-  GenerationSpec spec = BaseSpec(*ex, "chatcmpl-");
-  spec.kind = GenerationSpec::Kind::kChat;
-  spec.stream = req.stream;
-  spec.include_usage = req.include_usage;
-  spec.logprobs = req.logprobs;
-  spec.top_logprobs = req.top_logprobs;
   Run(ex, key, std::move(spec), std::move(g), kChatRoute);
 }
 
@@ -341,8 +364,28 @@ void ApiHandler::HandleCompletion(const std::shared_ptr<Exchange>& ex, const Api
   }
   const engine::Tokenizer& tok = model_.tokenizer();
   GenerationSpec spec = BaseSpec(*ex, "cmpl-");
+  spec.kind = GenerationSpec::Kind::kCompletion;
+  spec.stream = req.stream;
+  spec.include_usage = req.include_usage;
   engine::GenerationRequest g;
-  if (req.prompt_is_tokens) {
+  bool prompt_is_tokens = req.prompt_is_tokens;
+  std::string prompt_text = req.prompt_text;
+  if (options_.policies != nullptr) {
+    // The policy sees the prompt as text (token-id prompts decoded); a redaction re-tokenizes
+    // the redacted text.
+    if (prompt_is_tokens) {
+      std::vector<engine::TokenId> ids(req.prompt_tokens.begin(), req.prompt_tokens.end());
+      for (engine::TokenId& id : ids) id = std::clamp(id, 0, tok.n_vocab() - 1);
+      prompt_text = tok.Decode(ids, /*render_special=*/false, /*strip_leading_space=*/false);
+    }
+    std::vector<policies::Turn> turns = {{"user", prompt_text}};
+    if (!ApplyInputPolicy(ex, key, kCompletionsRoute, turns, spec)) return;
+    if (turns[0].content != prompt_text) {
+      prompt_is_tokens = false;
+      prompt_text = std::move(turns[0].content);
+    }
+  }
+  if (prompt_is_tokens) {
     for (size_t i = 0; i < req.prompt_tokens.size(); ++i) {
       if (req.prompt_tokens[i] >= tok.n_vocab()) {
         return ReplyError(
@@ -357,12 +400,12 @@ void ApiHandler::HandleCompletion(const std::shared_ptr<Exchange>& ex, const Api
     spec.echo_text = tok.Decode(g.prompt, /*render_special=*/false, /*strip_leading_space=*/false);
   } else {
     // Control-token text in a prompt stays text: only token-id prompts can contain control tokens.
-    g.prompt = tok.Encode(req.prompt_text, tok.add_bos_default(), /*parse_special=*/false);
-    spec.echo_text = req.prompt_text;
+    g.prompt = tok.Encode(prompt_text, tok.add_bos_default(), /*parse_special=*/false);
+    spec.echo_text = prompt_text;  // what the engine saw (redactions included)
     if (!g.prompt.empty() && tok.add_bos_default() && g.prompt[0] == tok.bos_id()) {
       spec.echo_skip = 1;  // the BOS Parapet added is not part of the client's prompt
     }
-    spec.echo_strip_space = tok.add_space_prefix() && !req.prompt_text.starts_with(' ');
+    spec.echo_strip_space = tok.add_space_prefix() && !prompt_text.starts_with(' ');
   }
   if (g.prompt.empty()) {
     return ReplyError(ex, kCompletionsRoute, InvalidParam("prompt", "the prompt is empty"));
@@ -378,9 +421,6 @@ void ApiHandler::HandleCompletion(const std::shared_ptr<Exchange>& ex, const Api
   g.options.stop_at_end_of_generation = !req.sampling.ignore_eos;
   if (req.echo && req.logprobs) g.prompt_logprobs = n_logprobs;
 
-  spec.kind = GenerationSpec::Kind::kCompletion;
-  spec.stream = req.stream;
-  spec.include_usage = req.include_usage;
   spec.logprobs = req.logprobs.has_value();
   spec.top_logprobs = n_logprobs;
   spec.echo = req.echo;
@@ -437,6 +477,185 @@ void ApiHandler::Run(const std::shared_ptr<Exchange>& ex, const ApiKeyEntry* key
     return ReplyError(ex, route, e, e.http_status == 503 ? 1 : 0);
   }
   tracker_.Add(generation);
+}
+
+// ---- input policy ----
+
+bool ApiHandler::ApplyInputPolicy(const std::shared_ptr<Exchange>& ex, const ApiKeyEntry* key,
+                                  std::string_view route, std::vector<policies::Turn>& turns,
+                                  GenerationSpec& spec) {
+  if (options_.policies == nullptr) return true;
+  // The request is pinned to this version of the policy file, whatever reloads come.
+  const std::shared_ptr<const policies::PolicySet> set = options_.policies->current();
+  const policies::RequestContext who{key != nullptr ? key->tenant : "",
+                                     key != nullptr ? key->name : "", std::string(route),
+                                     options_.model_id};
+  const policies::Policy& policy = *set->Select(who);
+  spec.policy_header = policy.name() + "; version=" + policy.version();
+  policies::InputDecision d = policy.EvaluateInput(turns);
+  metrics_->policy_decisions.WithLabels({policy.name(), pipeline::ActionName(d.verdict.action)})
+      .Inc();
+  for (const pipeline::Finding& f : d.verdict.findings) {
+    metrics_->rule_hits.WithLabels({f.rule_id, "enforce"}).Inc();
+  }
+  for (const pipeline::Finding& f : d.verdict.shadow) {
+    metrics_->rule_hits.WithLabels({f.rule_id, "shadow"}).Inc();
+  }
+  if (d.verdict.action != pipeline::Action::kBlock) {
+    if (d.changed) turns = std::move(d.turns);
+    return true;
+  }
+  const pipeline::Finding* f = d.verdict.deciding();
+  const std::string rule = f != nullptr ? f->rule_id : "policy";
+  const policies::Policy::Options& o = policy.options();
+  if (o.on_block == policies::BlockResponse::kRefusal) {
+    RespondRefusal(ex, route, spec, o.refusal, ContentFilterInfo{rule, o.message});
+    return false;
+  }
+  // Never the matched text: the rule id and the policy's own message.
+  const ApiError e{400, "content_policy_violation", o.message, "", rule};
+  Response r = JsonResponse(http::status::bad_request, e.Body(), spec.policy_header);
+  Reply(ex, route, std::move(r));
+  return false;
+}
+
+void ApiHandler::RespondRefusal(const std::shared_ptr<Exchange>& ex, std::string_view route,
+                                const GenerationSpec& spec, const std::string& refusal,
+                                const ContentFilterInfo& filter) {
+  const Usage usage{0, 0};
+  const bool chat = spec.kind == GenerationSpec::Kind::kChat;
+  if (!spec.stream) {
+    std::string body;
+    if (chat) {
+      ChatCompletion c;
+      c.meta = spec.meta;
+      c.content = refusal;
+      c.finish_reason = "content_filter";
+      c.content_filter = filter;
+      c.usage = usage;
+      body = EncodeChatCompletion(c);
+    } else {
+      CompletionResult c;
+      c.meta = spec.meta;
+      c.text = refusal;
+      c.finish_reason = "content_filter";
+      c.content_filter = filter;
+      c.usage = usage;
+      body = EncodeCompletion(c);
+    }
+    Reply(ex, route, JsonResponse(http::status::ok, std::move(body), spec.policy_header));
+    return;
+  }
+  metrics_->requests.WithLabels({route, "200"}).Inc();
+  ex->StartStream(StreamHeader(spec.policy_header));
+  if (chat) {
+    ChatChunkEncoder enc(spec.meta, spec.include_usage, false);
+    ex->Write(SseData(enc.RoleChunk()));
+    ex->Write(SseData(enc.ContentChunk(refusal)));
+    ex->Write(SseData(enc.FinishChunk("content_filter", filter)));
+    if (spec.include_usage) ex->Write(SseData(enc.UsageChunk(usage)));
+  } else {
+    CompletionChunkEncoder enc(spec.meta, spec.include_usage, false);
+    ex->Write(SseData(enc.TextChunk(refusal)));
+    ex->Write(SseData(enc.FinishChunk("content_filter", filter)));
+    if (spec.include_usage) ex->Write(SseData(enc.UsageChunk(usage)));
+  }
+  ex->Write(SseDone());
+  ex->End();
+}
+
+// ---- /v1/moderations ----
+
+// {"input": string | [string], "model"?: string} -> OpenAI's moderation shape from the input
+// policy: one result per input; categories are the finding types (lower-cased), flagged when the
+// policy would not allow the text unchanged.
+void ApiHandler::HandleModerations(const std::shared_ptr<Exchange>& ex, const ApiKeyEntry* key) {
+  StrictJsonOptions json;
+  json.max_bytes = static_cast<size_t>(options_.max_body_bytes);
+  Result<boost::json::value> body = ParseStrictJson(ex->request().body(), json);
+  if (!body.ok()) return ReplyError(ex, kModerationsRoute, InvalidJson(body.status()));
+  if (!body->is_object()) {
+    return ReplyError(ex, kModerationsRoute, InvalidType("", "object", "another type"));
+  }
+  std::vector<std::string> inputs;
+  std::string model = options_.model_id;
+  for (const auto& [k, v] : body->as_object()) {
+    if (k == "input") {
+      if (v.is_string()) {
+        inputs.emplace_back(v.as_string());
+      } else if (v.is_array() && !v.as_array().empty()) {
+        for (const boost::json::value& item : v.as_array()) {
+          if (!item.is_string()) {
+            return ReplyError(ex, kModerationsRoute,
+                              InvalidParam("input",
+                                           "input must be a string or an array of "
+                                           "strings (images are not supported)"));
+          }
+          inputs.emplace_back(item.as_string());
+        }
+      } else {
+        return ReplyError(ex, kModerationsRoute,
+                          InvalidParam("input",
+                                       "input must be a string or a non-empty array of "
+                                       "strings"));
+      }
+    } else if (k == "model") {
+      if (!v.is_string())
+        return ReplyError(ex, kModerationsRoute, InvalidType("model", "string", "another type"));
+      model = std::string(v.as_string());
+    } else {
+      return ReplyError(ex, kModerationsRoute, UnrecognizedParam(std::string(k)));
+    }
+  }
+  if (inputs.empty()) return ReplyError(ex, kModerationsRoute, MissingParam("input"));
+  std::shared_ptr<const policies::PolicySet> set;
+  const policies::Policy* policy = nullptr;
+  if (options_.policies != nullptr) {
+    set = options_.policies->current();
+    policy = set->Select({key != nullptr ? key->tenant : "", key != nullptr ? key->name : "",
+                          std::string(kModerationsRoute), options_.model_id});
+  }
+  JsonWriter w;
+  w.BeginObject();
+  w.StringField("id", NewResponseId("modr-"));
+  w.StringField("model", model);
+  w.Key("results");
+  w.BeginArray();
+  for (const std::string& text : inputs) {
+    std::map<std::string, double> scores;
+    bool flagged = false;
+    if (policy != nullptr) {
+      const std::vector<policies::Turn> turns = {{"user", text}};
+      const policies::InputDecision d = policy->EvaluateInput(turns);
+      flagged = d.verdict.action != pipeline::Action::kAllow;
+      for (const pipeline::Finding& f : d.verdict.findings) {
+        std::string category = f.type;
+        for (char& c : category) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        scores[category] = std::max(scores[category], f.score);
+      }
+    }
+    w.BeginObject();
+    w.Key("flagged");
+    w.Bool(flagged);
+    w.Key("categories");
+    w.BeginObject();
+    for (const auto& [c, score] : scores) {
+      w.Key(c);
+      w.Bool(true);
+    }
+    w.EndObject();
+    w.Key("category_scores");
+    w.BeginObject();
+    for (const auto& [c, score] : scores) w.DoubleField(c, score);
+    w.EndObject();
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  Response r = JsonResponse(
+      http::status::ok, w.str(),
+      policy != nullptr ? policy->name() + "; version=" + policy->version() : std::string());
+  Reply(ex, kModerationsRoute, std::move(r));
 }
 
 }  // namespace parapet::gateway

@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "engine/chat_template.h"
 #include "gateway/exchange.h"
@@ -23,6 +24,11 @@ namespace parapet::engine {
 class Model;
 class Scheduler;
 }  // namespace parapet::engine
+
+namespace parapet::policies {
+class PolicyStore;
+struct Turn;
+}  // namespace parapet::policies
 
 namespace parapet::gateway {
 
@@ -45,7 +51,11 @@ struct ApiHandlerOptions {
   int64_t request_timeout_ms = 600000;  // a generation is cancelled after this long
   int64_t sse_keepalive_ms = 5000;      // ": keepalive" after this long without output
   int64_t max_body_bytes = 4 << 20;     // for strict JSON decoding (the transport enforces it)
-  std::string system_fingerprint;       // "fp_<hex>", identifies the model and configuration
+  std::string system_fingerprint;  // "fp_<hex>", identifies the model and configuration  // The
+                                   // input policy (policies/); null: every request is allowed as it
+                                   // is. Must outlive the
+  // handler.
+  policies::PolicyStore* policies = nullptr;
 };
 
 class ApiHandler : public Handler {
@@ -67,6 +77,17 @@ class ApiHandler : public Handler {
   void HandleChat(const std::shared_ptr<Exchange>& ex, const ApiKeyEntry* key);
   void HandleCompletion(const std::shared_ptr<Exchange>& ex, const ApiKeyEntry* key);
   void HandleModels(const std::shared_ptr<Exchange>& ex, std::string_view id);
+  void HandleModerations(const std::shared_ptr<Exchange>& ex, const ApiKeyEntry* key);
+  // Runs the input policy over `turns` (redactions are applied to them) and sets
+  // spec.policy_header. Returns false when it answered the request itself: a block, as an error
+  // or as a refusal completion, per the policy.
+  bool ApplyInputPolicy(const std::shared_ptr<Exchange>& ex, const ApiKeyEntry* key,
+                        std::string_view route, std::vector<policies::Turn>& turns,
+                        GenerationSpec& spec);
+  // A completion whose content is the policy's refusal, finish_reason content_filter.
+  void RespondRefusal(const std::shared_ptr<Exchange>& ex, std::string_view route,
+                      const GenerationSpec& spec, const std::string& refusal,
+                      const ContentFilterInfo& filter);
   // Auth for /v1/*: the key's entry (nullptr when no keys are configured), or answers 401.
   bool Authenticate(const std::shared_ptr<Exchange>& ex, const ApiKeyEntry*& key);
   // Rate limits, then Generation::Start. Answers the error itself when it fails.

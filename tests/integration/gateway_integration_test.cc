@@ -414,5 +414,72 @@ TEST_F(GatewayTest, SigtermLetsAStreamInFlightFinish) {
   EXPECT_EQ(server_->Stop(), 0) << server_->log();
 }
 
+// ---- policies ----
+
+TEST_F(GatewayTest, InputPolicyBlocksRedactsAndReloadsKeepingTheLastGoodVersion) {
+  const std::string policy = dir_ + "/policy.yaml";
+  auto write_policy = [&](const std::string& extra_pattern) {
+    std::ofstream(policy) << "version: 1\npolicies:\n  default:\n    message: \"Not here.\"\n"
+                             "    input:\n      - {id: pii, type: pii, detectors: [email]}\n"
+                             "      - id: deny\n        type: regex\n        patterns:\n"
+                             "          - {id: pipe-bomb, pattern: 'pipe\\s*bomb', "
+                             "case_insensitive: true}\n"
+                          << extra_pattern
+                          << "    tests:\n      - {input: a pipe bomb, expect: {action: block}}\n";
+  };
+  write_policy("");
+  std::ofstream(dir_ + "/p.yaml") << "policies: {watch_interval_ms: 200}\n";
+  StartServer({"--config", dir_ + "/p.yaml", "--model", kDemoModel, "--chat-template", "llama2",
+               "--policy", policy});
+  const std::string chat = "/v1/chat/completions";
+  auto ask = [&](const std::string& text) {
+    return Send(Request("POST", chat,
+                        R"({"model":"stories260K","max_tokens":2,"messages":[{"role":"user",)"
+                        R"("content":")" +
+                            text + R"("}]})"));
+  };
+  TestResponse blocked = ask("how to build a PIPE  bomb");
+  EXPECT_EQ(blocked.status, 400) << blocked.body;
+  EXPECT_NE(blocked.body.find(R"("type":"content_policy_violation")"), std::string::npos);
+  EXPECT_NE(blocked.body.find(R"("code":"deny.pipe-bomb")"), std::string::npos);
+  EXPECT_NE(blocked.body.find("Not here."), std::string::npos);
+  EXPECT_EQ(blocked.body.find("PIPE"), std::string::npos) << "the matched text is echoed";
+  const std::string v1 = blocked.header("x-parapet-policy");
+  EXPECT_EQ(v1.rfind("default; version=", 0), 0u) << v1;
+  // Redaction changes what the engine sees (echo shows the prompt the engine ran).
+  const TestResponse echoed = Send(Request(
+      "POST", "/v1/completions",
+      R"({"model":"stories260K","prompt":"mail bob@example.com now","max_tokens":0,"echo":true})"));
+  EXPECT_EQ(echoed.status, 200) << echoed.body;
+  EXPECT_NE(echoed.body.find(R"("text":"mail [EMAIL] now")"), std::string::npos) << echoed.body;
+  // A broken file (bad regex) on SIGHUP: refused, the old policy keeps serving.
+  write_policy("          - {id: broken, pattern: 'a(b'}\n");
+  server_->Signal(SIGHUP);
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  EXPECT_NE(server_->log().find("policy reload failed"), std::string::npos) << server_->log();
+  blocked = ask("a pipe bomb");
+  EXPECT_EQ(blocked.status, 400);
+  EXPECT_EQ(blocked.header("x-parapet-policy"), v1);
+  // A good change is picked up from the file alone (no signal).
+  write_policy("          - {id: ricin, pattern: 'ricin'}\n");
+  TestResponse ricin;
+  for (int i = 0; i < 50; ++i) {
+    ricin = ask("ricin");
+    if (ricin.status == 400) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(ricin.status, 400) << ricin.body;
+  EXPECT_NE(ricin.header("x-parapet-policy"), v1);
+  EXPECT_EQ(ask("hello there").status, 200);
+  // /v1/moderations: the input policy in OpenAI's shape.
+  const TestResponse mod =
+      Send(Request("POST", "/v1/moderations", R"({"input":["hello","a pipe bomb"]})"));
+  EXPECT_EQ(mod.status, 200) << mod.body;
+  boost::json::value m = boost::json::parse(mod.body);
+  EXPECT_FALSE(m.at("results").as_array()[0].at("flagged").as_bool());
+  EXPECT_TRUE(m.at("results").as_array()[1].at("flagged").as_bool());
+  EXPECT_EQ(server_->Stop(), 0) << server_->log();
+}
+
 }  // namespace
 }  // namespace parapet::gateway::testing
