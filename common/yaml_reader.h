@@ -22,6 +22,22 @@ namespace parapet {
 Status YamlError(std::string_view file, const YAML::Node& at, std::string_view field,
                  std::string_view message);
 
+// Runs `fn` (reads of a loaded document) with yaml-cpp's exceptions turned into InvalidArgument
+// "file:line:col: message": a reader that missed a shape check must not throw past the format's
+// one call site.
+template <typename Fn>
+Status GuardYaml(std::string_view file, Fn&& fn) {
+  try {
+    return fn();
+  } catch (const YAML::Exception& e) {
+    std::string where(file);
+    if (e.mark.line >= 0) {
+      where += ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1);
+    }
+    return InvalidArgumentError(where + ": " + e.msg);
+  }
+}
+
 // Parses a YAML document; syntax errors become "file:line:col: message". A null document (empty
 // text) is returned as a null node.
 Result<YAML::Node> LoadYaml(std::string_view text, std::string_view file);

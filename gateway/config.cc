@@ -123,7 +123,7 @@ Result<GatewayConfig> ParseGatewayConfig(std::string_view yaml, std::string_view
   GatewayConfig c;
   PARAPET_ASSIGN_OR_RETURN(const YAML::Node root, LoadYaml(yaml, name));
   if (root.IsNull()) return c;  // an empty file: every default
-  PARAPET_RETURN_IF_ERROR(ReadDocument(root, name, c));
+  PARAPET_RETURN_IF_ERROR(GuardYaml(name, [&] { return ReadDocument(root, name, c); }));
   c.tls.cert_file = Resolve(base_dir, c.tls.cert_file);
   c.tls.key_file = Resolve(base_dir, c.tls.key_file);
   c.tls.client_ca_file = Resolve(base_dir, c.tls.client_ca_file);

@@ -160,8 +160,10 @@ Status Loader::ResolveOne(const std::string& name, const YAML::Node& policies,
     if (kPolicyKeys.count(key) == 0) return Err(it->first, field + "." + key, "unknown key");
     if (key == "extends") continue;
     if (key == "input" || key == "tests") {
-      if (!it->second.IsSequence()) return Err(it->second, field + "." + key, "must be a list");
-      for (const YAML::Node& item : it->second) {
+      // A named handle: iterating `it->second` directly would walk a destroyed temporary.
+      const YAML::Node list = it->second;
+      if (!list.IsSequence()) return Err(list, field + "." + key, "must be a list");
+      for (const YAML::Node& item : list) {
         if (key == "tests") {
           p.tests.push_back(item);
           continue;
@@ -321,12 +323,21 @@ Result<std::shared_ptr<const PolicySet>> PolicySet::Parse(std::string_view yaml,
                                                           std::string_view base_dir,
                                                           const CompileContext& context) {
   PARAPET_ASSIGN_OR_RETURN(const YAML::Node root, LoadYaml(yaml, file));
+  auto set = std::shared_ptr<PolicySet>(new PolicySet());
+  PARAPET_RETURN_IF_ERROR(
+      GuardYaml(file, [&] { return set->Build(root, file, base_dir, context); }));
+  return std::shared_ptr<const PolicySet>(std::move(set));
+}
+
+Status PolicySet::Build(const YAML::Node& root, std::string_view file, std::string_view base_dir,
+                        const CompileContext& context) {
   YamlMapReader r(root, "", file);
   PARAPET_RETURN_IF_ERROR(r.CheckIsMap());
   if (!root["version"]) return YamlError(file, root, "version", "is required (version: 1)");
   int32_t version = 0;
   PARAPET_RETURN_IF_ERROR(r.GetInRange<int32_t>("version", version, 1, 1));
-  auto set = std::shared_ptr<PolicySet>(new PolicySet());
+  if (!root["policies"]) return YamlError(file, root, "policies", "is required");
+  PolicySet* set = this;
   set->file_ = std::string(file);
   PARAPET_RETURN_IF_ERROR(r.Get("default", set->default_));
   r.MarkSeen("policies");
@@ -357,8 +368,7 @@ Result<std::shared_ptr<const PolicySet>> PolicySet::Parse(std::string_view yaml,
   } else if (set->policies_.count(set->default_) == 0) {
     return r.Fail("default", "no policy named '" + set->default_ + "'");
   }
-  PARAPET_RETURN_IF_ERROR(r.Finish());
-  return std::shared_ptr<const PolicySet>(std::move(set));
+  return r.Finish();
 }
 
 Result<std::shared_ptr<const PolicySet>> PolicySet::Load(const std::string& path,

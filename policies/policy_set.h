@@ -17,6 +17,10 @@
 #include "common/status.h"
 #include "policies/policy.h"
 
+namespace YAML {
+class Node;
+}
+
 namespace parapet::pipeline {
 class TokenCounter;
 }
@@ -65,6 +69,8 @@ class PolicySet {
 
  private:
   PolicySet() = default;
+  Status Build(const YAML::Node& root, std::string_view file, std::string_view base_dir,
+               const CompileContext& context);
 
   std::string file_;
   std::map<std::string, std::unique_ptr<const Policy>, std::less<>> policies_;
