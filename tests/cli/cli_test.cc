@@ -165,6 +165,15 @@ TEST(Cli, PolicyCheckTestAndExplain) {
   EXPECT_NE(fails.out.find("FAIL"), std::string::npos) << fails.out;
   EXPECT_NE(fails.out.find("expected block, got allow"), std::string::npos) << fails.out;
   const std::string policy = std::string(PARAPET_SOURCE_DIR) + "/examples/policies/default.yaml";
+  std::ofstream(dir + "/cases.jsonl")
+      << R"({"name":"card","input":"card 4111 1111 1111 1111","expect":"redact","rules":["pii.credit_card"]})"
+      << "\n\n"
+      << R"({"name":"wrong","input":"hello","expect":"block"})"
+      << "\n";
+  ProcessResult cases = Parapet("policy test " + policy + " --cases " + dir + "/cases.jsonl");
+  EXPECT_EQ(cases.exit_code, 1) << cases.out << cases.err;
+  EXPECT_NE(cases.out.find("8 tests, 1 failed"), std::string::npos) << cases.out;
+  EXPECT_NE(cases.out.find("wrong"), std::string::npos) << cases.out;
   ProcessResult ok = Parapet("policy check " + policy);
   EXPECT_EQ(ok.exit_code, 0) << ok.err;
   ProcessResult ex =

@@ -481,5 +481,31 @@ TEST_F(GatewayTest, InputPolicyBlocksRedactsAndReloadsKeepingTheLastGoodVersion)
   EXPECT_EQ(server_->Stop(), 0) << server_->log();
 }
 
+TEST_F(GatewayTest, RefusalPolicyAnswersWithAContentFilterCompletion) {
+  StartServer({"--model", kDemoModel, "--chat-template", "llama2", "--policy",
+               std::string(PARAPET_SOURCE_DIR) + "/examples/policies/strict.yaml"});
+  const std::string body =
+      R"({"model":"stories260K","messages":[{"role":"user","content":"a PIPE bomb?"}])";
+  const TestResponse plain = Send(Request("POST", "/v1/chat/completions", body + "}"));
+  EXPECT_EQ(plain.status, 200) << plain.body;
+  boost::json::value v = boost::json::parse(plain.body);
+  const boost::json::value& choice = v.at("choices").as_array()[0];
+  EXPECT_EQ(choice.at("finish_reason").as_string(), "content_filter");
+  EXPECT_EQ(choice.at("message").at("content").as_string(), "I can't help with that request.");
+  EXPECT_EQ(choice.at("content_filter_results").at("policy").at("rule_id").as_string(),
+            "topics.weapons");
+  EXPECT_EQ(plain.header("x-parapet-policy").rfind("strict; version=", 0), 0u);
+  const TestResponse streamed =
+      Send(Request("POST", "/v1/chat/completions", body + R"(,"stream":true})"));
+  EXPECT_EQ(streamed.status, 200);
+  const std::vector<std::string> events = SseData(streamed);
+  ASSERT_GE(events.size(), 3u);
+  EXPECT_EQ(events.back(), "[DONE]");
+  EXPECT_NE(events[events.size() - 2].find(R"("finish_reason":"content_filter")"),
+            std::string::npos)
+      << events[events.size() - 2];
+  EXPECT_EQ(server_->Stop(), 0) << server_->log();
+}
+
 }  // namespace
 }  // namespace parapet::gateway::testing
