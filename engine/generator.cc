@@ -4,20 +4,13 @@
 #include <algorithm>
 #include <chrono>
 
-#include <unistd.h>
 
+#include "common/system_info.h"
 #include "engine/model.h"
 #include "engine/stop_matcher.h"
 
 namespace parapet::engine {
 namespace {
-
-uint64_t PhysicalMemoryBytes() {
-  const long pages = sysconf(_SC_PHYS_PAGES);
-  const long page = sysconf(_SC_PAGE_SIZE);
-  return pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page)
-                               : uint64_t{1} << 32;
-}
 
 double MsSince(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();

@@ -9,6 +9,7 @@
 #include <functional>
 
 #include "common/logging.h"
+#include "common/system_info.h"
 #include "engine/chat_template.h"
 #include "engine/gguf/gguf_file.h"
 #include "engine/kv_cache.h"
@@ -27,13 +28,6 @@
 
 namespace parapet::gateway {
 namespace {
-
-uint64_t PhysicalMemoryBytes() {
-  const long pages = sysconf(_SC_PHYS_PAGES);
-  const long page = sysconf(_SC_PAGE_SIZE);
-  return pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page)
-                               : (8ULL << 30);
-}
 
 // The KV pool: as configured, else room for every sequence at full context, capped at a quarter
 // of physical memory.

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "pipeline/internal/pii_recognizers.h"
+#include "pipeline/internal/set_match.h"
 
 namespace parapet::pipeline {
 namespace {
@@ -55,13 +56,8 @@ class PiiStage final : public Stage {
   Status InspectMessage(int32_t index, const ScanText& st, StageResult& out) const {
     const std::string& text = st.text();
     std::vector<int> hits;
-    RE2::Set::ErrorInfo info{RE2::Set::kNoError};
-    if (!set_->Match(text, &hits, &info) && info.kind != RE2::Set::kNoError) {
-      return ResourceExhaustedError("pii stage '" + id_ + "': RE2::Set match failed (kind " +
-                                    std::to_string(static_cast<int>(info.kind)) + ") on message " +
-                                    std::to_string(index) + "; could not decide");
-    }
-    std::sort(hits.begin(), hits.end());
+    PARAPET_RETURN_IF_ERROR(
+        internal::MatchSet(*set_, text, "pii stage '" + id_ + "'", index, hits));
     std::vector<Candidate> found;
     for (int h : hits) Collect(recs_[static_cast<size_t>(h)], text, index, found);
     // Keep the higher-priority detector on overlap (stable: earlier recognizers first).

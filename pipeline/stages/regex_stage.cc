@@ -8,6 +8,8 @@
 #include <cctype>
 #include <utility>
 
+#include "pipeline/internal/set_match.h"
+
 namespace parapet::pipeline {
 namespace {
 
@@ -112,14 +114,9 @@ class RegexStage final : public Stage {
   Status InspectMessage(int32_t index, const ScanText& st, StageResult& out) const {
     const std::string& text = st.text();
     std::vector<int> hits;
-    RE2::Set::ErrorInfo info{RE2::Set::kNoError};
-    if (!set_->Match(text, &hits, &info) && info.kind != RE2::Set::kNoError) {
-      return ResourceExhaustedError("regex stage '" + id_ + "': RE2::Set match failed (" +
-                                    SetErrorName(info.kind) + ") on message " +
-                                    std::to_string(index) + "; could not decide");
-    }
+    PARAPET_RETURN_IF_ERROR(
+        internal::MatchSet(*set_, text, "regex stage '" + id_ + "'", index, hits));
     if (hits.empty()) return Status::Ok();
-    std::sort(hits.begin(), hits.end());
     std::vector<Span> allowed;
     for (int h : hits) {
       size_t k = static_cast<size_t>(h);
@@ -144,20 +141,6 @@ class RegexStage final : public Stage {
       }
     }
     return Status::Ok();
-  }
-
-  static const char* SetErrorName(RE2::Set::ErrorKind k) {
-    switch (k) {
-      case RE2::Set::kNoError:
-        return "no error";
-      case RE2::Set::kNotCompiled:
-        return "not compiled";
-      case RE2::Set::kOutOfMemory:
-        return "DFA out of memory";
-      case RE2::Set::kInconsistent:
-        return "inconsistent result";
-    }
-    return "unknown";
   }
 
   std::string id_;
