@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <chrono>
 
-
 #include "common/system_info.h"
 #include "engine/model.h"
 #include "engine/stop_matcher.h"

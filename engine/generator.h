@@ -40,7 +40,7 @@ struct GenerateResult {
   // Only when the request asked to score its prompt (GenerationRequest::prompt_logprobs >= 0):
   // entry i scores prompt token i + 1 given the tokens before it (the first token has no score).
   std::vector<SampleResult> prompt_steps;
-  std::string finish_reason;        // "stop" (EOS or stop string) | "length"
+  std::string finish_reason;  // "stop" (EOS or stop string) | "length"
   int32_t prompt_tokens = 0;
   double prompt_ms = 0;  // prefill, up to the first token's logits
   int32_t generated_tokens = 0;
