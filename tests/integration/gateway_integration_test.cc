@@ -507,5 +507,22 @@ TEST_F(GatewayTest, RefusalPolicyAnswersWithAContentFilterCompletion) {
   EXPECT_EQ(server_->Stop(), 0) << server_->log();
 }
 
+// The README's main command serves examples/demo.yaml: it must start and answer as described.
+TEST_F(GatewayTest, DemoConfigurationServesWithTheDefaultPolicy) {
+  StartServer({"--config", std::string(PARAPET_SOURCE_DIR) + "/examples/demo.yaml"});
+  const std::string chat = "/v1/chat/completions";
+  const TestResponse ok = Send(Request(
+      "POST", chat,
+      R"({"model":"stories260K","max_tokens":20,"messages":[{"role":"user","content":"Tell me a story"}]})"));
+  EXPECT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(ok.header("x-parapet-policy").rfind("default; version=", 0), 0u);
+  const TestResponse blocked = Send(Request(
+      "POST", chat,
+      R"({"model":"stories260K","messages":[{"role":"user","content":"my key AKIAIOSFODNN7EXAMPLE"}]})"));
+  EXPECT_EQ(blocked.status, 400) << blocked.body;
+  EXPECT_NE(blocked.body.find("pii.aws_key"), std::string::npos) << blocked.body;
+  EXPECT_EQ(server_->Stop(), 0) << server_->log();
+}
+
 }  // namespace
 }  // namespace parapet::gateway::testing
