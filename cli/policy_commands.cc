@@ -36,47 +36,9 @@ int RunCheck(const std::vector<std::string>& files) {
   return rc;
 }
 
-// test: each file's own tests plus --cases; a table of failures; exit 1 on any failure.
-Status LoadCases(const std::string& path, const PolicySet& set,
-                 std::vector<policies::PolicyTest>& out);
-
-int RunTest(const std::vector<std::string>& files, const std::string& cases) {
-  int rc = 0;
-  for (const std::string& f : files) {
-    Result<std::shared_ptr<const PolicySet>> set = PolicySet::Load(f, policies::CompileContext{});
-    if (!set.ok()) {
-      std::fprintf(stderr, "parapet: %s\n", set.status().message().c_str());
-      rc = 2;
-      continue;
-    }
-    int n = 0;
-    std::vector<policies::TestFailure> failures = policies::RunPolicyTests(**set, &n);
-    if (!cases.empty()) {
-      std::vector<policies::PolicyTest> extra;
-      Status s = LoadCases(cases, **set, extra);
-      if (!s.ok()) return InputError(s.message());
-      const policies::Policy& p = (*set)->default_policy();
-      for (const policies::PolicyTest& t : extra) {
-        ++n;
-        std::string why = policies::CheckPolicyTest(p, t);
-        if (!why.empty()) failures.push_back({p.name(), t.name, why});
-      }
-    }
-    for (const policies::TestFailure& x : failures) {
-      std::printf("FAIL  %s  %-20s %-32s %s\n", f.c_str(), x.policy.c_str(), x.test.c_str(),
-                  x.reason.c_str());
-    }
-    std::printf("%s: %d tests, %zu failed\n", f.c_str(), n, failures.size());
-    if (!failures.empty() && rc == 0) rc = 1;
-  }
-  return rc;
-}
-
 // --cases F.jsonl: {"name":...,"input":...,"expect":"block","rules":[...]} per line, for the
 // default policy.
-Status LoadCases(const std::string& path, const PolicySet& set,
-                 std::vector<policies::PolicyTest>& out) {
-  (void)set;
+Status LoadCases(const std::string& path, std::vector<policies::PolicyTest>& out) {
   std::ifstream in(path);
   if (!in) return NotFoundError(path + ": cannot open the cases file");
   std::string line;
@@ -104,6 +66,40 @@ Status LoadCases(const std::string& path, const PolicySet& set,
     out.push_back(std::move(t));
   }
   return Status::Ok();
+}
+
+// test: each file's own tests plus --cases (for the default policy); a table of failures;
+// exit 1 on any failure.
+int RunTest(const std::vector<std::string>& files, const std::string& cases) {
+  int rc = 0;
+  for (const std::string& f : files) {
+    Result<std::shared_ptr<const PolicySet>> set = PolicySet::Load(f, policies::CompileContext{});
+    if (!set.ok()) {
+      std::fprintf(stderr, "parapet: %s\n", set.status().message().c_str());
+      rc = 2;
+      continue;
+    }
+    int n = 0;
+    std::vector<policies::TestFailure> failures = policies::RunPolicyTests(**set, &n);
+    if (!cases.empty()) {
+      std::vector<policies::PolicyTest> extra;
+      Status s = LoadCases(cases, extra);
+      if (!s.ok()) return InputError(s.message());
+      const policies::Policy& p = (*set)->default_policy();
+      for (const policies::PolicyTest& t : extra) {
+        ++n;
+        std::string why = policies::CheckPolicyTest(p, t);
+        if (!why.empty()) failures.push_back({p.name(), t.name, why});
+      }
+    }
+    for (const policies::TestFailure& x : failures) {
+      std::printf("FAIL  %s  %-20s %-32s %s\n", f.c_str(), x.policy.c_str(), x.test.c_str(),
+                  x.reason.c_str());
+    }
+    std::printf("%s: %d tests, %zu failed\n", f.c_str(), n, failures.size());
+    if (!failures.empty() && rc == 0) rc = 1;
+  }
+  return rc;
 }
 
 // explain: which stages ran, what they found (spans), the verdict, and the time per stage.

@@ -49,8 +49,7 @@ struct GenerationSpec {
   ResponseMeta meta;
   bool stream = false;
   bool include_usage = false;
-  bool logprobs = false;     // report per-token logprobs
-  int32_t top_logprobs = 0;  // alternatives per token
+  bool logprobs = false;  // report per-token logprobs
   // Completions with echo: the prompt text (prepended to the output) and, with logprobs, the
   // prompt tokens to report (their scores come from the engine's prompt scores).
   bool echo = false;

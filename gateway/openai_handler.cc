@@ -272,7 +272,7 @@ void ApiHandler::ReplyError(const std::shared_ptr<Exchange>& ex, std::string_vie
   Reply(ex, route, std::move(r));
 }
 
-GenerationSpec ApiHandler::BaseSpec(const Exchange& /*ex*/, std::string_view id_prefix) const {
+GenerationSpec ApiHandler::BaseSpec(std::string_view id_prefix) const {
   GenerationSpec spec;
   spec.meta.id = NewResponseId(id_prefix);
   spec.meta.created = UnixNow();
@@ -315,12 +315,11 @@ void ApiHandler::HandleChat(const std::shared_ptr<Exchange>& ex, const ApiKeyEnt
                                    "/v1/completions only (set model.chat_template in "
                                    "the server's configuration to enable chat)"));
   }
-  GenerationSpec spec = BaseSpec(*ex, "chatcmpl-");
+  GenerationSpec spec = BaseSpec("chatcmpl-");
   spec.kind = GenerationSpec::Kind::kChat;
   spec.stream = req.stream;
   spec.include_usage = req.include_usage;
   spec.logprobs = req.logprobs;
-  spec.top_logprobs = req.top_logprobs;
   std::vector<policies::Turn> turns;
   turns.reserve(req.messages.size());
   for (const ChatMessage& m : req.messages) turns.push_back({m.role, m.content});
@@ -363,7 +362,7 @@ void ApiHandler::HandleCompletion(const std::shared_ptr<Exchange>& ex, const Api
                                        "stream"));
   }
   const engine::Tokenizer& tok = model_.tokenizer();
-  GenerationSpec spec = BaseSpec(*ex, "cmpl-");
+  GenerationSpec spec = BaseSpec("cmpl-");
   spec.kind = GenerationSpec::Kind::kCompletion;
   spec.stream = req.stream;
   spec.include_usage = req.include_usage;
@@ -422,7 +421,6 @@ void ApiHandler::HandleCompletion(const std::shared_ptr<Exchange>& ex, const Api
   if (req.echo && req.logprobs) g.prompt_logprobs = n_logprobs;
 
   spec.logprobs = req.logprobs.has_value();
-  spec.top_logprobs = n_logprobs;
   spec.echo = req.echo;
   if (req.echo && req.logprobs) spec.echo_ids = g.prompt;
   if (!req.echo) spec.echo_text.clear();

@@ -97,7 +97,7 @@ class ApiHandler : public Handler {
   void Reply(const std::shared_ptr<Exchange>& ex, std::string_view route, Response response);
   void ReplyError(const std::shared_ptr<Exchange>& ex, std::string_view route, const ApiError& e,
                   int64_t retry_after_s = 0);
-  GenerationSpec BaseSpec(const Exchange& ex, std::string_view id_prefix) const;
+  GenerationSpec BaseSpec(std::string_view id_prefix) const;
 
   const engine::Model& model_;
   engine::Scheduler& scheduler_;
