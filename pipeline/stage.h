@@ -74,6 +74,12 @@ class Stage {
   // ScanText::ToOriginal). May rewrite message texts (unicode). OK = decided (maybe nothing
   // found); an error = could not decide. Thread-safe (const; `input` and `out` are per call).
   virtual Status Inspect(Input& input, StageResult& out) const = 0;
+
+  // For the streaming output guard (stream_guard.h). False (the default): the stage is local —
+  // each finding lies within a short stretch of text and is decided by the text around it — so
+  // the guard runs it on a window around the text not yet released. True: its findings depend
+  // on the whole text (length limits), so the guard runs it on everything generated so far.
+  virtual bool whole_text() const { return false; }
 };
 
 }  // namespace parapet::pipeline

@@ -26,9 +26,18 @@ int Rank(Action a) {
 StageChain::StageChain(std::vector<std::unique_ptr<const Stage>> stages, OnError on_error)
     : stages_(std::move(stages)), on_error_(on_error) {}
 
-Verdict StageChain::Run(Input& input) const {
+bool StageChain::has_whole_text_stages() const {
+  return std::any_of(stages_.begin(), stages_.end(),
+                     [](const std::unique_ptr<const Stage>& s) { return s->whole_text(); });
+}
+
+Verdict StageChain::Run(Input& input, StageSelection which) const {
   Verdict v;
   for (const std::unique_ptr<const Stage>& stage : stages_) {
+    if (which != StageSelection::kAll &&
+        stage->whole_text() != (which == StageSelection::kWholeText)) {
+      continue;
+    }
     StageResult result;
     const auto t0 = std::chrono::steady_clock::now();
     Status st = stage->Inspect(input, result);

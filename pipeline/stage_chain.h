@@ -21,6 +21,10 @@ namespace parapet::pipeline {
 
 enum class OnError { kBlock, kAllow };
 
+// Which of a chain's stages one Run uses (the stream guard runs local and whole-text stages on
+// different stretches of text; Stage::whole_text()).
+enum class StageSelection { kAll, kLocal, kWholeText };
+
 // What one stage did in one run.
 struct StageReport {
   std::string stage_id;
@@ -50,9 +54,12 @@ class StageChain {
 
   // Runs every stage (all of them, even after a block, so the verdict and the audit trail see
   // every finding). Message texts in `input` end up as the last rewriting stage left them.
-  Verdict Run(Input& input) const;
+  // With a selection, only those stages run (the others are skipped, not reported).
+  Verdict Run(Input& input, StageSelection which = StageSelection::kAll) const;
 
   size_t size() const { return stages_.size(); }
+  bool has_whole_text_stages() const;
+  const std::vector<std::unique_ptr<const Stage>>& stages() const { return stages_; }
   OnError on_error() const { return on_error_; }
 
  private:

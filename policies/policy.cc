@@ -3,8 +3,22 @@
 
 namespace parapet::policies {
 
-Policy::Policy(Options options, std::vector<std::unique_ptr<const pipeline::Stage>> input_stages)
-    : o_(std::move(options)), input_(std::move(input_stages), o_.on_error) {}
+Policy::Policy(Options options, std::vector<std::unique_ptr<const pipeline::Stage>> input_stages,
+               std::vector<std::unique_ptr<const pipeline::Stage>> output_stages)
+    : o_(std::move(options)),
+      input_(std::move(input_stages), o_.on_error),
+      output_(std::move(output_stages), o_.on_error) {}
+
+OutputDecision Policy::EvaluateOutput(const std::string& response) const {
+  OutputDecision d;
+  pipeline::Input input;
+  input.messages.push_back(pipeline::Message{"assistant", pipeline::ScanText(response)});
+  d.verdict = output_.Run(input);
+  if (d.verdict.action != pipeline::Action::kBlock) {
+    d.text = pipeline::Redact(response, d.verdict.findings, 0, o_.mask);
+  }
+  return d;
+}
 
 InputDecision Policy::EvaluateInput(std::span<const Turn> turns) const {
   InputDecision d;

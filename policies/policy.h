@@ -1,6 +1,7 @@
-// Policy: one compiled, named policy — which messages to scan, the input stage chain, what a
-// block looks like to the client, and the policy's own tests. Built by PolicySet (policy_set.h)
-// from YAML (SCHEMA.md); immutable, shared as shared_ptr<const PolicySet>, thread-safe.
+// Policy: one compiled, named policy — which messages to scan, the input and output stage
+// chains, what a block looks like to the client, and the policy's own tests. Built by PolicySet
+// (policy_set.h) from YAML (SCHEMA.md); immutable, shared as shared_ptr<const PolicySet>,
+// thread-safe.
 #pragma once
 
 #include <memory>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "pipeline/stage_chain.h"
+#include "pipeline/stream_guard.h"
 
 namespace parapet::policies {
 
@@ -30,15 +32,18 @@ enum class BlockResponse {
   kRefusal,  // a normal completion whose content is `refusal`, finish_reason content_filter
 };
 
-// A policy test case (the `tests:` section).
+// A policy test case (the `tests:` section): input turns, or a response (`output`) for the
+// output stages.
 struct PolicyTest {
   std::string name;
   std::vector<Turn> turns;
+  bool is_output = false;
+  std::string output;                      // the response text, when is_output
   std::string expect_action;               // "allow" | "flag" | "redact" | "block"
   std::vector<std::string> expect_rules;   // rule ids that must all fire (enforcing findings)
   std::vector<std::string> expect_absent;  // rule ids that must not fire
   bool has_expect_redacted = false;
-  std::string expect_redacted;  // the last scanned turn after redaction
+  std::string expect_redacted;  // the last scanned turn (or the output) after redaction
 };
 
 // The outcome of the input policy on one request.
@@ -48,6 +53,12 @@ struct InputDecision {
   // request's turns when nothing was redacted). Same size and order as the request's turns.
   std::vector<Turn> turns;
   bool changed = false;  // a redaction changed some turn
+};
+
+// The outcome of the output policy on a complete response (non-streaming, tests).
+struct OutputDecision {
+  pipeline::Verdict verdict;
+  std::string text;  // the response with redactions applied; "" when blocked
 };
 
 class Policy {
@@ -62,20 +73,30 @@ class Policy {
     BlockResponse on_block = BlockResponse::kError;
     std::string refusal = "I can't help with that.";
     std::vector<PolicyTest> tests;
+    // Output: characters a streamed response may be held back at most (StreamGuard).
+    size_t holdback_chars = 64;
   };
-  Policy(Options options, std::vector<std::unique_ptr<const pipeline::Stage>> input_stages);
+  Policy(Options options, std::vector<std::unique_ptr<const pipeline::Stage>> input_stages,
+         std::vector<std::unique_ptr<const pipeline::Stage>> output_stages = {});
 
   const std::string& name() const { return o_.name; }
   const std::string& version() const { return o_.version; }
   const Options& options() const { return o_; }
   const pipeline::StageChain& input() const { return input_; }
+  const pipeline::StageChain& output() const { return output_; }
+  bool has_output() const { return output_.size() > 0; }
+  // Options for a StreamGuard over this policy's output stages.
+  pipeline::StreamGuardOptions stream_options() const { return {o_.holdback_chars, o_.mask}; }
 
   // Runs the input stages over the turns in scope and applies redactions.
   InputDecision EvaluateInput(std::span<const Turn> turns) const;
+  // Runs the output stages over a complete response and applies redactions.
+  OutputDecision EvaluateOutput(const std::string& response) const;
 
  private:
   Options o_;
   pipeline::StageChain input_;
+  pipeline::StageChain output_;
 };
 
 }  // namespace parapet::policies

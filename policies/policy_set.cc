@@ -23,14 +23,32 @@ struct RawPolicy {
   std::string name;
   std::map<std::string, YAML::Node> fields;  // scalar and mapping settings
   std::list<YAML::Node> stages;              // `input:` entries, parent's first
+  std::list<YAML::Node> output_stages;       // `output.stages:` entries, parent's first
+  std::map<std::string, YAML::Node> output;  // other `output:` settings (holdback_chars)
   std::vector<YAML::Node> tests;             // `tests:` entries, parent's first
 };
 
-const std::set<std::string> kPolicyKeys = {"extends", "description", "on_error", "scan",  "mask",
-                                           "message", "on_block",    "refusal",  "input", "tests"};
+// Adds `item` to `stages`: a stage with an id already there replaces it in place; a new one is
+// appended.
+void MergeStage(std::list<YAML::Node>& stages, const YAML::Node& item);
+
+const std::set<std::string> kPolicyKeys = {"extends", "description", "on_error", "scan",
+                                           "mask",    "message",     "on_block", "refusal",
+                                           "input",   "output",      "tests"};
 
 std::string StageId(const YAML::Node& stage) {
   return stage.IsMap() && stage["id"] && stage["id"].IsScalar() ? stage["id"].Scalar() : "";
+}
+
+void MergeStage(std::list<YAML::Node>& stages, const YAML::Node& item) {
+  const std::string id = StageId(item);
+  auto same = std::find_if(stages.begin(), stages.end(),
+                           [&](const YAML::Node& s) { return !id.empty() && StageId(s) == id; });
+  if (same != stages.end()) {
+    stages.insert(stages.erase(same), item);
+  } else {
+    stages.push_back(item);
+  }
 }
 
 std::string Sha256Hex(std::string_view data) {
@@ -95,7 +113,18 @@ std::string Canonical(const RawPolicy& p) {
     CanonicalNode(s, out);
     out += ",";
   }
-  out += "],tests:[";
+  out += "],output:{";
+  for (const auto& [k, v] : p.output) {
+    out += k + ":";
+    CanonicalNode(v, out);
+    out += ",";
+  }
+  out += "stages:[";
+  for (const YAML::Node& s : p.output_stages) {
+    CanonicalNode(s, out);
+    out += ",";
+  }
+  out += "]},tests:[";
   for (const YAML::Node& t : p.tests) {
     CanonicalNode(t, out);
     out += ",";
@@ -115,6 +144,10 @@ class Loader {
   Status ResolveOne(const std::string& name, const YAML::Node& policies,
                     std::map<std::string, RawPolicy>& out, std::set<std::string>& visiting);
   Status ReadScope(const RawPolicy& raw, ScanScope& scope);
+  Status ReadOutput(const std::string& field, const YAML::Node& node, RawPolicy& p);
+  Status CompileStages(const std::list<YAML::Node>& list, const std::string& field,
+                       std::set<std::string>& ids,
+                       std::vector<std::unique_ptr<const pipeline::Stage>>& out);
   Status ReadTest(YamlMapReader& r, PolicyTest& t);
   Status Err(const YAML::Node& at, std::string_view field, std::string_view message) const {
     return YamlError(file_, at, field, message);
@@ -152,6 +185,8 @@ Status Loader::ResolveOne(const std::string& name, const YAML::Node& policies,
     const RawPolicy& base = out.at(parent.Scalar());
     p.fields = base.fields;  // into empty containers: copy-constructed handles
     p.stages = base.stages;
+    p.output_stages = base.output_stages;
+    p.output = base.output;
     p.tests = base.tests;
   }
   p.name = name;
@@ -159,6 +194,10 @@ Status Loader::ResolveOne(const std::string& name, const YAML::Node& policies,
     const std::string key = it->first.Scalar();
     if (kPolicyKeys.count(key) == 0) return Err(it->first, field + "." + key, "unknown key");
     if (key == "extends") continue;
+    if (key == "output") {
+      PARAPET_RETURN_IF_ERROR(ReadOutput(field + ".output", it->second, p));
+      continue;
+    }
     if (key == "input" || key == "tests") {
       // A named handle: iterating `it->second` directly would walk a destroyed temporary.
       const YAML::Node list = it->second;
@@ -168,16 +207,7 @@ Status Loader::ResolveOne(const std::string& name, const YAML::Node& policies,
           p.tests.push_back(item);
           continue;
         }
-        // A stage with a parent's id replaces it in place; a new one is appended.
-        const std::string id = StageId(item);
-        auto same = std::find_if(p.stages.begin(), p.stages.end(), [&](const YAML::Node& s) {
-          return !id.empty() && StageId(s) == id;
-        });
-        if (same != p.stages.end()) {
-          p.stages.insert(p.stages.erase(same), item);
-        } else {
-          p.stages.push_back(item);
-        }
+        MergeStage(p.stages, item);  // a parent's stage with this id is replaced in place
       }
       continue;
     }
@@ -186,6 +216,54 @@ Status Loader::ResolveOne(const std::string& name, const YAML::Node& policies,
   }
   visiting.erase(name);
   out.emplace(name, std::move(p));
+  return Status::Ok();
+}
+
+Status Loader::ReadOutput(const std::string& field, const YAML::Node& node, RawPolicy& p) {
+  if (!node.IsMap()) return Err(node, field, "must be a mapping (holdback_chars, stages)");
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    const std::string key = it->first.Scalar();
+    if (key == "stages") {
+      const YAML::Node list = it->second;  // named: see ResolveOne
+      if (!list.IsSequence()) return Err(list, field + ".stages", "must be a list");
+      for (const YAML::Node& item : list) MergeStage(p.output_stages, item);
+    } else if (key == "holdback_chars") {
+      p.output.erase(key);
+      p.output.emplace(key, it->second);
+    } else {
+      return Err(it->first, field + "." + key, "unknown key (holdback_chars, stages)");
+    }
+  }
+  return Status::Ok();
+}
+
+Status Loader::CompileStages(const std::list<YAML::Node>& list, const std::string& field,
+                             std::set<std::string>& ids,
+                             std::vector<std::unique_ptr<const pipeline::Stage>>& out) {
+  size_t i = 0;
+  for (auto it = list.begin(); it != list.end(); ++it, ++i) {
+    const YAML::Node& s = *it;
+    const std::string sf = field + "[" + std::to_string(i) + "]";
+    if (!s.IsMap()) return Err(s, sf, "must be a mapping with id and type");
+    YamlMapReader sr(s, sf, file_);
+    internal::StageCommon c;
+    c.base_dir = base_dir_;
+    PARAPET_RETURN_IF_ERROR(sr.Get("id", c.id));
+    PARAPET_RETURN_IF_ERROR(sr.Get("type", c.type));
+    std::string mode = "enforce";
+    PARAPET_RETURN_IF_ERROR(sr.Get("mode", mode));
+    if (c.id.empty()) return sr.Fail("id", "every stage needs an id");
+    if (!ids.insert(c.id).second) {
+      return sr.Fail("id", "duplicate stage id '" + c.id + "' (ids are unique in a policy)");
+    }
+    if (c.type.empty()) return sr.Fail("type", "every stage needs a type");
+    if (mode != "enforce" && mode != "shadow") return sr.Fail("mode", "must be enforce or shadow");
+    c.mode = mode == "shadow" ? pipeline::Mode::kShadow : pipeline::Mode::kEnforce;
+    PARAPET_ASSIGN_OR_RETURN(std::unique_ptr<const pipeline::Stage> stage,
+                             internal::ParseStage(sr, c, context_));
+    PARAPET_RETURN_IF_ERROR(sr.Finish());
+    out.push_back(std::move(stage));
+  }
   return Status::Ok();
 }
 
@@ -215,6 +293,13 @@ Status Loader::ReadTest(YamlMapReader& r, PolicyTest& t) {
   std::string input;
   PARAPET_RETURN_IF_ERROR(r.Get("input", input));
   if (!input.empty()) t.turns.push_back(Turn{"user", input});
+  if (r.node()["output"]) {
+    t.is_output = true;
+    PARAPET_RETURN_IF_ERROR(r.Get("output", t.output));
+    if (!t.turns.empty() || r.node()["messages"]) {
+      return r.Fail("output", "a test has `input`/`messages` or `output`, not both");
+    }
+  }
   PARAPET_RETURN_IF_ERROR(r.List("messages", [&](YamlMapReader& m) -> Status {
     Turn turn;
     PARAPET_RETURN_IF_ERROR(m.Get("role", turn.role));
@@ -222,7 +307,9 @@ Status Loader::ReadTest(YamlMapReader& r, PolicyTest& t) {
     t.turns.push_back(std::move(turn));
     return Status::Ok();
   }));
-  if (t.turns.empty()) return r.Fail("input", "a test needs `input` or `messages`");
+  if (t.turns.empty() && !t.is_output) {
+    return r.Fail("input", "a test needs `input`, `messages` or `output`");
+  }
   PARAPET_RETURN_IF_ERROR(r.Section("expect", [&](YamlMapReader& e) -> Status {
     PARAPET_RETURN_IF_ERROR(e.Get("action", t.expect_action));
     if (!t.expect_action.empty() && t.expect_action != "allow" && t.expect_action != "flag" &&
@@ -268,29 +355,18 @@ Result<std::unique_ptr<const Policy>> Loader::Compile(const RawPolicy& raw) {
   o.on_error = on_error == "block" ? pipeline::OnError::kBlock : pipeline::OnError::kAllow;
   o.on_block = on_block == "error" ? BlockResponse::kError : BlockResponse::kRefusal;
 
-  std::vector<std::unique_ptr<const pipeline::Stage>> stages;
+  std::vector<std::unique_ptr<const pipeline::Stage>> stages, output_stages;
   std::set<std::string> ids;
-  size_t i = 0;
-  for (auto it = raw.stages.begin(); it != raw.stages.end(); ++it, ++i) {
-    const YAML::Node& s = *it;
-    const std::string sf = field + ".input[" + std::to_string(i) + "]";
-    if (!s.IsMap()) return Err(s, sf, "must be a mapping with id and type");
-    YamlMapReader sr(s, sf, file_);
-    internal::StageCommon c;
-    c.base_dir = base_dir_;
-    PARAPET_RETURN_IF_ERROR(sr.Get("id", c.id));
-    PARAPET_RETURN_IF_ERROR(sr.Get("type", c.type));
-    std::string mode = "enforce";
-    PARAPET_RETURN_IF_ERROR(sr.Get("mode", mode));
-    if (c.id.empty()) return sr.Fail("id", "every stage needs an id");
-    if (!ids.insert(c.id).second) return sr.Fail("id", "duplicate stage id '" + c.id + "'");
-    if (c.type.empty()) return sr.Fail("type", "every stage needs a type");
-    if (mode != "enforce" && mode != "shadow") return sr.Fail("mode", "must be enforce or shadow");
-    c.mode = mode == "shadow" ? pipeline::Mode::kShadow : pipeline::Mode::kEnforce;
-    PARAPET_ASSIGN_OR_RETURN(std::unique_ptr<const pipeline::Stage> stage,
-                             internal::ParseStage(sr, c, context_));
-    PARAPET_RETURN_IF_ERROR(sr.Finish());
-    stages.push_back(std::move(stage));
+  PARAPET_RETURN_IF_ERROR(CompileStages(raw.stages, field + ".input", ids, stages));
+  PARAPET_RETURN_IF_ERROR(
+      CompileStages(raw.output_stages, field + ".output.stages", ids, output_stages));
+  if (auto h = raw.output.find("holdback_chars"); h != raw.output.end()) {
+    YAML::Node out(YAML::NodeType::Map);
+    out["holdback_chars"] = h->second;
+    YamlMapReader hr(out, field + ".output", file_);
+    int64_t holdback = 0;
+    PARAPET_RETURN_IF_ERROR(hr.GetInRange<int64_t>("holdback_chars", holdback, 1, 65536));
+    o.holdback_chars = static_cast<size_t>(holdback);
   }
   for (size_t k = 0; k < raw.tests.size(); ++k) {
     const YAML::Node& t = raw.tests[k];
@@ -303,7 +379,8 @@ Result<std::unique_ptr<const Policy>> Loader::Compile(const RawPolicy& raw) {
     if (test.name.empty()) test.name = "tests[" + std::to_string(k) + "]";
     o.tests.push_back(std::move(test));
   }
-  return std::unique_ptr<const Policy>(new Policy(std::move(o), std::move(stages)));
+  return std::unique_ptr<const Policy>(
+      new Policy(std::move(o), std::move(stages), std::move(output_stages)));
 }
 
 Status ReadRoute(YamlMapReader& r, Route& route) {
@@ -407,37 +484,62 @@ std::vector<std::string> PolicySet::names() const {
 
 // ---- tests ----
 
+namespace {
+
+// The output stages streamed byte by byte must decide as they do on the whole text; "" when they
+// do, else why not.
+std::string CheckStreaming(const Policy& policy, const std::string& response,
+                           const OutputDecision& whole) {
+  pipeline::StreamGuard guard(policy.output(), policy.stream_options());
+  std::string streamed;
+  for (char c : response) streamed += guard.Push(std::string_view(&c, 1));
+  streamed += guard.Finish();
+  const bool whole_blocked = whole.verdict.action == pipeline::Action::kBlock;
+  if (guard.blocked() == whole_blocked && (whole_blocked || streamed == whole.text)) return "";
+  return "streamed, the output " +
+         std::string(guard.blocked() ? "was blocked" : "was \"" + streamed + "\"") +
+         " (a rule may match more than holdback_chars=" +
+         std::to_string(policy.options().holdback_chars) + " characters)";
+}
+
+}  // namespace
+
 std::string CheckPolicyTest(const Policy& policy, const PolicyTest& test) {
-  const InputDecision d = policy.EvaluateInput(test.turns);
-  std::set<std::string> fired;
-  std::string fired_list;
-  for (const pipeline::Finding& f : d.verdict.findings) {
-    if (fired.insert(f.rule_id).second) fired_list += (fired_list.empty() ? "" : ", ") + f.rule_id;
-  }
-  const std::string got = pipeline::ActionName(d.verdict.action);
-  std::string why;
-  if (got != test.expect_action) {
-    why = "expected " + test.expect_action + ", got " + got;
-  }
-  for (const std::string& rule : test.expect_rules) {
-    if (fired.count(rule) == 0)
-      why += (why.empty() ? "" : "; ") + ("rule " + rule + " did not fire");
-  }
-  for (const std::string& rule : test.expect_absent) {
-    if (fired.count(rule) != 0) why += (why.empty() ? "" : "; ") + ("rule " + rule + " fired");
-  }
-  if (test.has_expect_redacted && !d.turns.empty()) {
+  pipeline::Verdict verdict;
+  std::string redacted, why;
+  if (test.is_output) {
+    OutputDecision d = policy.EvaluateOutput(test.output);
+    why = CheckStreaming(policy, test.output, d);
+    verdict = std::move(d.verdict);
+    redacted = std::move(d.text);
+  } else {
+    InputDecision d = policy.EvaluateInput(test.turns);
+    verdict = std::move(d.verdict);
     // The last turn the policy scans (or the last turn).
-    std::string last = d.turns.back().content;
+    if (!d.turns.empty()) redacted = d.turns.back().content;
     for (auto it = d.turns.rbegin(); it != d.turns.rend(); ++it) {
       if (policy.options().scope.roles.count(it->role) != 0) {
-        last = it->content;
+        redacted = it->content;
         break;
       }
     }
-    if (last != test.expect_redacted) {
-      why += (why.empty() ? "" : "; ") + ("redacted text was \"" + last + "\"");
-    }
+  }
+  std::set<std::string> fired;
+  std::string fired_list;
+  for (const pipeline::Finding& f : verdict.findings) {
+    if (fired.insert(f.rule_id).second) fired_list += (fired_list.empty() ? "" : ", ") + f.rule_id;
+  }
+  auto add = [&why](const std::string& reason) { why += (why.empty() ? "" : "; ") + reason; };
+  const std::string got = pipeline::ActionName(verdict.action);
+  if (got != test.expect_action) add("expected " + test.expect_action + ", got " + got);
+  for (const std::string& rule : test.expect_rules) {
+    if (fired.count(rule) == 0) add("rule " + rule + " did not fire");
+  }
+  for (const std::string& rule : test.expect_absent) {
+    if (fired.count(rule) != 0) add("rule " + rule + " fired");
+  }
+  if (test.has_expect_redacted && redacted != test.expect_redacted) {
+    add("redacted text was \"" + redacted + "\"");
   }
   if (!why.empty()) why += " (rules fired: " + (fired_list.empty() ? "none" : fired_list) + ")";
   return why;

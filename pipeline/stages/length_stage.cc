@@ -32,6 +32,7 @@ class LengthStage final : public Stage {
   const std::string& id() const override { return config_.id; }
   std::string_view type() const override { return "length"; }
   Mode mode() const override { return config_.mode; }
+  bool whole_text() const override { return true; }
 
   Status Inspect(Input& input, StageResult& out) const override {
     const LengthStageConfig& c = config_;

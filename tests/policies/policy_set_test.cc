@@ -152,6 +152,108 @@ TEST(PolicySet, ShadowStagesNeverChangeTheDecision) {
   EXPECT_EQ(d.turns[0].content, "a secret");
 }
 
+const char* kOutputPolicies = R"(version: 1
+policies:
+  default:
+    message: "Blocked by policy."
+    output:
+      holdback_chars: 24
+      stages:
+        - {id: names, type: keywords, lists: [{name: names, words: [Lily], action: redact}]}
+        - {id: out-deny, type: regex, patterns: [{id: lily-pad, pattern: 'lily\s?pad'}]}
+    tests:
+      - name: names are masked in output
+        output: "Lily sat on a rock."
+        expect: {action: redact, rules: [names.names], redacted: "[NAMES] sat on a rock."}
+      - name: a lily pad blocks
+        output: "a frog on a lily pad"
+        expect: {action: block, rules: [out-deny.lily-pad]}
+      - name: input is not scanned by output stages
+        input: "Lily"
+        expect: {action: allow}
+  child:
+    extends: default
+    output:
+      stages:
+        - {id: out-deny, type: regex, patterns: [{id: lily-pad, pattern: 'lily\s?pad|Tom'}]}
+        - {id: more, type: keywords, lists: [{words: [Sam], action: flag}]}
+)";
+
+TEST(PolicySet, OutputSectionCompilesMergesAndRunsItsTests) {
+  Result<std::shared_ptr<const PolicySet>> set = Parse(kOutputPolicies);
+  ASSERT_TRUE(set.ok()) << set.status().ToString();
+  const Policy& p = (*set)->default_policy();
+  EXPECT_TRUE(p.has_output());
+  EXPECT_EQ(p.output().size(), 2u);
+  EXPECT_EQ(p.input().size(), 0u);
+  EXPECT_EQ(p.options().holdback_chars, 24u);
+  int n = 0;
+  for (const TestFailure& f : RunPolicyTests(**set, &n)) {
+    ADD_FAILURE() << f.policy << ": " << f.test << ": " << f.reason;
+  }
+  EXPECT_EQ(n, 6);  // the child inherits the tests
+  const OutputDecision d = p.EvaluateOutput("Lily and lilypad");
+  EXPECT_EQ(d.verdict.action, pipeline::Action::kBlock);
+  EXPECT_EQ(d.text, "");
+  EXPECT_EQ(p.EvaluateOutput("Lily!").text, "[NAMES]!");
+  // The child replaced `out-deny` in place, appended `more` and kept the parent's holdback.
+  const Policy& child = *(*set)->Find("child");
+  EXPECT_EQ(child.options().holdback_chars, 24u);
+  ASSERT_EQ(child.output().size(), 3u);
+  EXPECT_EQ(child.output().stages()[1]->id(), "out-deny");
+  EXPECT_EQ(child.output().stages()[2]->id(), "more");
+  EXPECT_EQ(child.EvaluateOutput("Tom").verdict.action, pipeline::Action::kBlock);
+  EXPECT_EQ(child.EvaluateOutput("Sam").verdict.action, pipeline::Action::kFlag);
+  EXPECT_NE(child.version(), p.version());
+  // A policy without an output section has an empty output chain.
+  EXPECT_FALSE((*Parse(kPolicies))->default_policy().has_output());
+}
+
+TEST(PolicySet, OutputTestsCatchRulesLongerThanTheHoldback) {
+  // A 30-character match cannot be held back by 8 characters: the streamed result differs, and
+  // the policy's own test says so.
+  Result<std::shared_ptr<const PolicySet>> set = Parse(R"(version: 1
+policies:
+  p:
+    output:
+      holdback_chars: 8
+      stages:
+        - {id: r, type: regex, action: redact, patterns: [{id: long, pattern: 'a{30}'}]}
+    tests:
+      - {output: "xx aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa yy", expect: {action: redact}}
+)");
+  ASSERT_TRUE(set.ok()) << set.status().ToString();
+  const std::vector<TestFailure> f = RunPolicyTests(**set);
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_NE(f[0].reason.find("holdback_chars=8"), std::string::npos) << f[0].reason;
+}
+
+TEST(PolicySet, OutputErrorsNameTheField) {
+  auto err = [](std::string_view yaml) {
+    Result<std::shared_ptr<const PolicySet>> s = Parse(yaml);
+    return s.ok() ? std::string("OK") : s.status().message();
+  };
+  EXPECT_EQ(err("version: 1\npolicies:\n  p:\n    output: [1]\n"),
+            "p.yaml:4:13: policies.p.output: must be a mapping (holdback_chars, stages)");
+  EXPECT_EQ(err("version: 1\npolicies:\n  p:\n    output: {hold: 3}\n"),
+            "p.yaml:4:14: policies.p.output.hold: unknown key (holdback_chars, stages)");
+  EXPECT_EQ(err("version: 1\npolicies:\n  p:\n    output: {holdback_chars: 0}\n"),
+            "p.yaml:4:30: policies.p.output.holdback_chars: must be in [1, 65536], got 0");
+  EXPECT_EQ(err("version: 1\npolicies:\n  p:\n    output: {stages: {id: x}}\n"),
+            "p.yaml:4:22: policies.p.output.stages: must be a list");
+  EXPECT_EQ(err("version: 1\npolicies:\n  p:\n    input: [{id: u, type: unicode}]\n    output: "
+                "{stages: [{id: u, type: unicode}]}\n"),
+            "p.yaml:5:28: policies.p.output.stages[0].id: duplicate stage id 'u' (ids are unique "
+            "in a policy)");
+  EXPECT_EQ(err("version: 1\npolicies:\n  p:\n    output: {stages: [{id: u, type: nope}]}\n"),
+            "p.yaml:4:37: policies.p.output.stages[0].type: unknown stage type 'nope' (known: "
+            "keywords, length, pii, regex, unicode)");
+  EXPECT_EQ(err("version: 1\npolicies:\n  p:\n    tests: [{input: a, output: b, expect: {action: "
+                "allow}}]\n"),
+            "p.yaml:4:32: policies.p.tests[0].output: a test has `input`/`messages` or `output`, "
+            "not both");
+}
+
 TEST(PolicyStore, ReloadKeepsTheLastGoodVersion) {
   const std::string dir =
       std::filesystem::temp_directory_path() / ("parapet-policy-" + std::to_string(::getpid()));

@@ -1,0 +1,327 @@
+#include "pipeline/stream_guard.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+#include <tuple>
+
+#include "pipeline/stages/keywords_stage.h"
+#include "pipeline/stages/length_stage.h"
+#include "pipeline/stages/pii_stage.h"
+#include "pipeline/stages/regex_stage.h"
+#include "pipeline/stages/unicode_stage.h"
+
+namespace parapet::pipeline {
+namespace {
+
+template <typename T>
+std::unique_ptr<const Stage> Must(Result<T> r) {
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  return r.ok() ? std::move(*r) : nullptr;
+}
+
+std::unique_ptr<const Stage> Regex(std::string id, std::string pattern, Action action,
+                                   Mode mode = Mode::kEnforce) {
+  RegexStageConfig c;
+  c.id = std::move(id);
+  c.mode = mode;
+  c.action = action;
+  RegexPatternConfig p;
+  p.id = "p";
+  p.pattern = std::move(pattern);
+  c.patterns.push_back(p);
+  return Must(NewRegexStage(c));
+}
+
+std::unique_ptr<const Stage> Keywords(std::vector<std::string> words, Action action) {
+  KeywordsStageConfig c;
+  c.id = "kw";
+  KeywordList l;
+  l.name = "names";
+  l.words = std::move(words);
+  l.action = action;
+  c.lists.push_back(l);
+  return Must(NewKeywordsStage(c));
+}
+
+std::unique_ptr<const Stage> Pii() {
+  PiiStageConfig c;
+  for (const char* d : {"email", "credit_card", "us_ssn", "phone", "ip_address"}) {
+    c.detectors.push_back(PiiDetectorConfig{d, Action::kRedact});
+  }
+  c.detectors.push_back(PiiDetectorConfig{"aws_key", Action::kBlock});
+  return Must(NewPiiStage(c));
+}
+
+template <typename... S>
+StageChain Chain(S... stage) {
+  std::vector<std::unique_ptr<const Stage>> stages;
+  (stages.push_back(std::move(stage)), ...);
+  return StageChain(std::move(stages), OnError::kBlock);
+}
+
+struct Streamed {
+  std::string text;
+  size_t max_held = 0;
+};
+
+// Streams `pieces` through a guard; records the released text and the most it withheld.
+Streamed Stream(StreamGuard& g, const std::vector<std::string>& pieces) {
+  Streamed s;
+  for (const std::string& p : pieces) {
+    s.text += g.Push(p);
+    if (!g.blocked()) s.max_held = std::max(s.max_held, g.held_chars());
+  }
+  s.text += g.Finish();
+  return s;
+}
+
+std::vector<std::string> Split(const std::string& text, std::mt19937& rng, int max_piece) {
+  std::vector<std::string> out;
+  std::uniform_int_distribution<int> len(1, max_piece);
+  for (size_t at = 0; at < text.size();) {
+    const size_t n = std::min(text.size() - at, static_cast<size_t>(len(rng)));
+    out.push_back(text.substr(at, n));  // may cut a UTF-8 character: the guard must cope
+    at += n;
+  }
+  return out;
+}
+
+using Key = std::tuple<std::string, size_t, size_t>;
+std::vector<Key> Keys(const std::vector<Finding>& fs) {
+  std::vector<Key> k;
+  for (const Finding& f : fs) k.emplace_back(f.rule_id, f.span.begin, f.span.end);
+  std::sort(k.begin(), k.end());
+  return k;
+}
+
+TEST(StreamGuardTest, ReleasesTextOnceItIsHoldbackCharsBehind) {
+  const StageChain chain = Chain();
+  StreamGuard g(chain, {.holdback_chars = 4});
+  EXPECT_EQ(g.Push("abc"), "");
+  EXPECT_EQ(g.held_chars(), 3u);
+  EXPECT_EQ(g.Push("defg"), "abc");
+  EXPECT_EQ(g.held_chars(), 4u);
+  EXPECT_EQ(g.Finish(), "defg");
+  EXPECT_EQ(g.released_bytes(), 7u);
+}
+
+TEST(StreamGuardTest, NeverSplitsACharacter) {
+  const StageChain chain = Chain();
+  StreamGuard g(chain, {.holdback_chars = 1});
+  const std::string s = "a\xC3\xA9\xE2\x82\xAC";  // a é €
+  std::string out;
+  for (char c : s) out += g.Push(std::string(1, c));
+  // Every release ends on a character boundary: "a" then "é"; "€" is held back.
+  EXPECT_EQ(out, "a\xC3\xA9");
+  EXPECT_EQ(g.held_chars(), 1u);
+  EXPECT_EQ(g.Finish(), "\xE2\x82\xAC");
+}
+
+TEST(StreamGuardTest, BlockStopsReleaseBeforeTheMatch) {
+  const StageChain chain = Chain(Keywords({"Lily"}, Action::kBlock));
+  StreamGuard g(chain, {.holdback_chars = 8});
+  std::string out;
+  for (const char* p : {"Once upon a time there was a girl named ", "Li", "ly", ". She liked"}) {
+    out += g.Push(p);
+  }
+  out += g.Finish();
+  ASSERT_TRUE(g.blocked());
+  EXPECT_EQ(g.block().rule_id, "kw.names");
+  EXPECT_EQ(out.find("Li"), std::string::npos);
+  EXPECT_TRUE(std::string("Once upon a time there was a girl named ").starts_with(out));
+  EXPECT_EQ(g.Push("more"), "");
+}
+
+TEST(StreamGuardTest, RedactsInsideTheStream) {
+  const StageChain chain = Chain(Keywords({"Lily"}, Action::kRedact));
+  StreamGuard g(chain, {.holdback_chars = 8, .mask = "[{type}]"});
+  const Streamed s = Stream(g, {"Lily and Li", "ly played. Lily", "!"});
+  EXPECT_FALSE(g.blocked());
+  EXPECT_EQ(s.text, "[NAMES] and [NAMES] played. [NAMES]!");
+  EXPECT_EQ(g.findings().size(), 3u);
+}
+
+TEST(StreamGuardTest, OverlappingRedactionsMergeAsRedactDoes) {
+  // "ab" and "bc" overlap in "abc": one mask, as Redact gives on the whole text.
+  const StageChain chain =
+      Chain(Regex("r1", "ab", Action::kRedact), Regex("r2", "bcd", Action::kRedact));
+  const std::string text = "xxabcdyy";
+  Input in;
+  in.messages.push_back(Message{"assistant", ScanText(text)});
+  const Verdict whole = chain.Run(in);
+  const std::string expected = Redact(text, whole.findings, 0, "#");
+  for (size_t hb : {3u, 4u, 8u}) {
+    StreamGuard g(chain, {.holdback_chars = hb, .mask = "#"});
+    std::vector<std::string> bytes;
+    for (char c : text) bytes.emplace_back(1, c);
+    EXPECT_EQ(Stream(g, bytes).text, expected) << "holdback " << hb;
+  }
+  EXPECT_EQ(expected, "xx#yy");
+}
+
+TEST(StreamGuardTest, LengthLimitBlocksOnceExceeded) {
+  LengthStageConfig lc;
+  lc.max_chars_total = 10;
+  const StageChain chain = Chain(Must(NewLengthStage(lc)));
+  StreamGuard g(chain, {.holdback_chars = 4});
+  std::string out = g.Push("0123456");
+  EXPECT_EQ(out, "012");
+  out += g.Push("789");  // 10 chars: at the limit, not over
+  EXPECT_FALSE(g.blocked());
+  out += g.Push("X");
+  EXPECT_TRUE(g.blocked());
+  EXPECT_EQ(g.block().rule_id, "length.max_chars_total");
+  out += g.Finish();
+  EXPECT_EQ(out, "012345");
+}
+
+// A stage that always fails: on_error decides.
+class FailingStage : public Stage {
+ public:
+  const std::string& id() const override { return id_; }
+  std::string_view type() const override { return "failing"; }
+  Mode mode() const override { return Mode::kEnforce; }
+  Status Inspect(Input&, StageResult&) const override { return InternalError("broken"); }
+
+ private:
+  std::string id_ = "broken";
+};
+
+TEST(StreamGuardTest, StageErrorFollowsOnError) {
+  std::vector<std::unique_ptr<const Stage>> a;
+  a.push_back(std::make_unique<FailingStage>());
+  const StageChain closed(std::move(a), OnError::kBlock);
+  StreamGuard g(closed, {.holdback_chars = 4});
+  EXPECT_EQ(g.Push("hello"), "");
+  EXPECT_TRUE(g.blocked());
+  EXPECT_EQ(g.block().rule_id, "broken.error");
+
+  std::vector<std::unique_ptr<const Stage>> b;
+  b.push_back(std::make_unique<FailingStage>());
+  const StageChain open(std::move(b), OnError::kAllow);
+  StreamGuard h(open, {.holdback_chars = 4});
+  EXPECT_EQ(Stream(h, {"hello", " world"}).text, "hello world");
+  EXPECT_FALSE(h.blocked());
+  EXPECT_GT(h.stage_errors(), 0);
+}
+
+TEST(StreamGuardTest, ShadowFindingsAreRecordedNotActedOn) {
+  const StageChain chain = Chain(Regex("watch", "Lily", Action::kBlock, Mode::kShadow));
+  StreamGuard g(chain, {.holdback_chars = 8});
+  EXPECT_EQ(Stream(g, {"Lily met Lily"}).text, "Lily met Lily");
+  EXPECT_FALSE(g.blocked());
+  EXPECT_EQ(g.shadow().size(), 2u);
+  EXPECT_TRUE(g.findings().empty());
+}
+
+TEST(StreamGuardTest, MatchLongerThanTheHoldbackIsStillActedOn) {
+  // Outside the contract (the match is longer than holdback_chars): its start is already out,
+  // but the rest is masked when it completes.
+  const StageChain chain = Chain(Regex("long", "a{8}b", Action::kRedact));
+  StreamGuard g(chain, {.holdback_chars = 6, .mask = "#"});
+  std::vector<std::string> bytes;
+  for (char c : std::string("aaaaaaaab!")) bytes.emplace_back(1, c);
+  EXPECT_EQ(Stream(g, bytes).text, "aa#!");
+}
+
+// The property of DESIGN §5: for random responses and random chunkings the streamed result is
+// the whole-text result — regex, keyword and PII rules, with a unicode stage in front.
+TEST(StreamGuardTest, PropertyStreamedEqualsWholeText) {
+  std::vector<std::unique_ptr<const Stage>> stages;
+  UnicodeStageConfig uc;
+  stages.push_back(Must(NewUnicodeStage(uc)));
+  stages.push_back(Pii());
+  stages.push_back(Keywords({"Lily", "pipe bomb", "secret plan"}, Action::kRedact));
+  stages.push_back(Regex("deny", R"((?i)\bforbidden\W{1,3}word\b)", Action::kBlock));
+  stages.push_back(Regex("code", R"(\bcode-\d{3,6}\b)", Action::kRedact));
+  stages.push_back(Regex("note", R"(\bnote\b)", Action::kFlag));
+  const StageChain chain(std::move(stages), OnError::kBlock);
+  const std::vector<std::string> vocab = {"Once",
+                                          "upon",
+                                          "a",
+                                          "time",
+                                          "Lily",
+                                          "lily",
+                                          "LILY",
+                                          "Lil",
+                                          "y",
+                                          "pipe",
+                                          "bomb",
+                                          "pipe bomb",
+                                          "secret",
+                                          "plan",
+                                          "note",
+                                          "notes",
+                                          "forbidden",
+                                          "word",
+                                          "words",
+                                          "code-1234",
+                                          "code-12",
+                                          "café",
+                                          "日本語",
+                                          "😀",
+                                          "ｌｉｌｙ",
+                                          "jane.doe@example.com",
+                                          "4111 1111 1111 1111",
+                                          "123-45-6789",
+                                          "192.168.1.20",
+                                          "(415) 555-2671",
+                                          "AKIAIOSFODNN7EXAMPLE",
+                                          "ssn",
+                                          "call",
+                                          "order",
+                                          "1234-5678-9012-3456",
+                                          "x@y"};
+  const std::vector<std::string> seps = {" ", " ", " ", ", ", ". ", "\n", "", "-", "  "};
+  std::mt19937 rng(20261130);
+  int blocked = 0, redacted = 0, cases = 0;
+  for (int iter = 0; iter < 600; ++iter) {
+    std::string text;
+    const int words = std::uniform_int_distribution<int>(1, 40)(rng);
+    for (int i = 0; i < words; ++i) {
+      text += vocab[std::uniform_int_distribution<size_t>(0, vocab.size() - 1)(rng)];
+      text += seps[std::uniform_int_distribution<size_t>(0, seps.size() - 1)(rng)];
+    }
+    Input in;
+    in.messages.push_back(Message{"assistant", ScanText(text)});
+    const Verdict whole = chain.Run(in);
+    const std::string expected = Redact(text, whole.findings, 0, "[{type}]");
+    for (size_t holdback : {48u, 64u, 96u}) {
+      for (int max_piece : {1, 4, 12}) {
+        ++cases;
+        StreamGuard g(chain, {.holdback_chars = holdback});
+        const Streamed s = Stream(g, Split(text, rng, max_piece));
+        SCOPED_TRACE("text: " + text + " | holdback " + std::to_string(holdback));
+        EXPECT_LE(s.max_held, holdback);
+        ASSERT_EQ(g.blocked(), whole.action == Action::kBlock);
+        if (g.blocked()) {
+          ++blocked;
+          // A prefix of the redacted text, ending before the first blocking match.
+          size_t first_block = text.size();
+          std::vector<Finding> redactions;
+          for (const Finding& f : whole.findings) {
+            if (f.action == Action::kBlock && f.message == 0) {
+              first_block = std::min(first_block, f.span.begin);
+            } else {
+              redactions.push_back(f);
+            }
+          }
+          EXPECT_LE(g.released_bytes(), first_block);
+          EXPECT_TRUE(Redact(text, redactions, 0, "[{type}]").starts_with(s.text)) << s.text;
+        } else {
+          if (whole.action == Action::kRedact) ++redacted;
+          EXPECT_EQ(s.text, expected);
+          EXPECT_EQ(Keys(g.findings()), Keys(whole.findings));
+        }
+      }
+    }
+  }
+  // The generator exercises every outcome.
+  EXPECT_GT(blocked, cases / 20);
+  EXPECT_GT(redacted, cases / 5);
+}
+
+}  // namespace
+}  // namespace parapet::pipeline
