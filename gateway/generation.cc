@@ -62,7 +62,11 @@ Generation::Generation(std::shared_ptr<Exchange> exchange, GenerationSpec spec,
       spec_(std::move(spec)),
       tokenizer_(tokenizer),
       scheduler_(scheduler),
-      on_finish_(std::move(on_finish)) {}
+      on_finish_(std::move(on_finish)) {
+  if (spec_.policy != nullptr && spec_.policy->has_output()) {
+    guard_.emplace(spec_.policy->output(), spec_.policy->stream_options());
+  }
+}
 
 ApiResult<uint64_t> Generation::Start(engine::GenerationRequest request) {
   {
@@ -145,17 +149,62 @@ TokenLogprob Generation::ToLogprob(const engine::SampleResult& sample) const {
 
 void Generation::OnText(std::string_view text, engine::TokenId /*id*/,
                         const engine::SampleResult& sample) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (first_token_ == SteadyClock::time_point{}) first_token_ = SteadyClock::now();
-  if (!spec_.stream || done_) return;
-  if (spec_.logprobs) pending_.push_back(ToLogprob(sample));
-  if (text.empty()) return;  // held back (partial character, possible stop string)
-  if (chat_chunks_) {
-    WriteLocked(SseData(chat_chunks_->ContentChunk(text, pending_)));
-  } else {
-    WriteLocked(SseData(completion_chunks_->TextChunk(text, pending_)));
+  uint64_t cancel_id = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (first_token_ == SteadyClock::time_point{}) first_token_ = SteadyClock::now();
+    if (done_) return;
+    std::string guarded;
+    if (guard_) {
+      if (guard_->blocked()) return;  // cancelled; the engine may still be finishing a step
+      guarded = GuardText(text);
+      int expected = kNotCancelled;
+      if (guard_->blocked() && cancel_.compare_exchange_strong(expected, kContentFilter)) {
+        cancel_id = id_.load();  // stop generating now: nothing more can reach the client
+      }
+      if (!spec_.stream) released_ += guarded;
+      text = guarded;
+    } else if (spec_.logprobs) {
+      pending_.push_back(ToLogprob(sample));
+    }
+    if (spec_.stream && !text.empty()) {  // empty: held back (partial character, stop string)
+      if (chat_chunks_) {
+        WriteLocked(SseData(chat_chunks_->ContentChunk(text, pending_)));
+      } else {
+        WriteLocked(SseData(completion_chunks_->TextChunk(text, pending_)));
+      }
+      pending_.clear();
+    }
   }
-  pending_.clear();
+  if (cancel_id != 0) scheduler_.Cancel(cancel_id);
+}
+
+std::string Generation::GuardText(std::string_view text) {
+  const SteadyClock::time_point generated = SteadyClock::now();
+  std::string out = guard_->Push(text);
+  pushed_bytes_ += text.size();
+  if (!text.empty()) unreleased_.emplace_back(pushed_bytes_, generated);
+  NoteReleased(SteadyClock::now());
+  return out;
+}
+
+std::string Generation::GuardFinish() {
+  std::string out = guard_->Finish();
+  NoteReleased(SteadyClock::now());
+  return out;
+}
+
+void Generation::NoteReleased(SteadyClock::time_point now) {
+  while (!unreleased_.empty() && unreleased_.front().first <= guard_->released_bytes()) {
+    latencies_.push_back(SecondsBetween(unreleased_.front().second, now));
+    unreleased_.pop_front();
+  }
+}
+
+std::optional<ContentFilterInfo> Generation::FilterInfo() const {
+  if (!guard_ || !guard_->blocked()) return std::nullopt;
+  // Never the matched text: the rule id and the policy's own message.
+  return ContentFilterInfo{guard_->block().rule_id, spec_.policy->options().message};
 }
 
 void Generation::OnDone(const Status& status, std::string_view finish_reason,
@@ -164,6 +213,11 @@ void Generation::OnDone(const Status& status, std::string_view finish_reason,
   {
     std::lock_guard<std::mutex> lock(mu_);
     done_ = true;
+    const int cancel = cancel_.load();
+    std::string tail;  // what the output guard still held
+    if (guard_ && status.ok() && (cancel == kNotCancelled || cancel == kContentFilter)) {
+      tail = GuardFinish();
+    }
     const SteadyClock::time_point now = SteadyClock::now();
     out.prompt_tokens = summary.prompt_tokens;
     out.completion_tokens = summary.generated_tokens;
@@ -171,24 +225,39 @@ void Generation::OnDone(const Status& status, std::string_view finish_reason,
     if (first_token_ != SteadyClock::time_point{}) {
       out.ttft_s = SecondsBetween(spec_.started, first_token_);
     }
-    const int cancel = cancel_.load();
-    out.cancel_reason = cancel == kClientGone ? "client_gone"
-                        : cancel == kDeadline ? "deadline"
-                                              : "";
-    out.finish_reason = std::string(finish_reason);
+    out.cancel_reason = cancel == kClientGone      ? "client_gone"
+                        : cancel == kDeadline      ? "deadline"
+                        : cancel == kContentFilter ? "content_filter"
+                                                   : "";
+    const std::optional<ContentFilterInfo> filter = FilterInfo();
+    const std::string reason = filter ? "content_filter" : std::string(finish_reason);
+    out.finish_reason = reason;
+    if (spec_.policy != nullptr) out.policy = spec_.policy->name();
+    if (guard_) {
+      pipeline::Action action = pipeline::Action::kAllow;
+      for (const pipeline::Finding& f : guard_->findings()) {
+        if (static_cast<int>(f.action) > static_cast<int>(action)) action = f.action;
+      }
+      out.output_action = pipeline::ActionName(action);
+      out.output_findings = guard_->findings();
+      out.output_shadow = guard_->shadow();
+      out.release_latency_s = std::move(latencies_);
+    }
     if (!status.ok()) {
       PARAPET_LOG(kError) << "generation failed: " << status.ToString();
     }
     if (spec_.stream) {
-      FinishStream(status, finish_reason, summary, out);
+      FinishStream(status, reason, tail, filter, summary, out);
     } else {
-      FinishBody(status, finish_reason, summary, out);
+      FinishBody(status, reason, tail, filter, summary, out);
     }
   }
   if (on_finish_) on_finish_(out);
 }
 
 void Generation::FinishStream(const Status& status, std::string_view reason,
+                              const std::string& tail,
+                              const std::optional<ContentFilterInfo>& filter,
                               const engine::GenerateResult& summary, GenerationOutcome& out) {
   out.http_status = 200;
   if (cancel_.load() == kClientGone) return;  // nobody to tell
@@ -202,12 +271,16 @@ void Generation::FinishStream(const Status& status, std::string_view reason,
   }
   const Usage usage{summary.prompt_tokens, summary.generated_tokens};
   if (chat_chunks_) {
-    if (!pending_.empty()) WriteLocked(SseData(chat_chunks_->ContentChunk("", pending_)));
-    WriteLocked(SseData(chat_chunks_->FinishChunk(reason)));
+    if (!pending_.empty() || !tail.empty()) {
+      WriteLocked(SseData(chat_chunks_->ContentChunk(tail, pending_)));
+    }
+    WriteLocked(SseData(chat_chunks_->FinishChunk(reason, filter)));
     if (spec_.include_usage) WriteLocked(SseData(chat_chunks_->UsageChunk(usage)));
   } else {
-    if (!pending_.empty()) WriteLocked(SseData(completion_chunks_->TextChunk("", pending_)));
-    WriteLocked(SseData(completion_chunks_->FinishChunk(reason)));
+    if (!pending_.empty() || !tail.empty()) {
+      WriteLocked(SseData(completion_chunks_->TextChunk(tail, pending_)));
+    }
+    WriteLocked(SseData(completion_chunks_->FinishChunk(reason, filter)));
     if (spec_.include_usage) WriteLocked(SseData(completion_chunks_->UsageChunk(usage)));
   }
   pending_.clear();
@@ -215,7 +288,8 @@ void Generation::FinishStream(const Status& status, std::string_view reason,
   exchange_->End();
 }
 
-void Generation::FinishBody(const Status& status, std::string_view reason,
+void Generation::FinishBody(const Status& status, std::string_view reason, const std::string& tail,
+                            const std::optional<ContentFilterInfo>& filter,
                             const engine::GenerateResult& summary, GenerationOutcome& out) {
   if (cancel_.load() == kClientGone) {
     out.http_status = 499;  // client closed the request (nginx's convention; metrics only)
@@ -235,8 +309,9 @@ void Generation::FinishBody(const Status& status, std::string_view reason,
   if (spec_.kind == GenerationSpec::Kind::kChat) {
     ChatCompletion c;
     c.meta = spec_.meta;
-    c.content = summary.text;
+    c.content = guard_ ? released_ + tail : summary.text;
     c.finish_reason = std::string(reason);
+    c.content_filter = filter;
     c.with_logprobs = spec_.logprobs;
     if (spec_.logprobs) {
       for (const engine::SampleResult& s : summary.steps) c.logprobs.push_back(ToLogprob(s));
@@ -248,16 +323,19 @@ void Generation::FinishBody(const Status& status, std::string_view reason,
   }
   CompletionResult c;
   c.meta = spec_.meta;
-  c.text = CompletionText(summary);
+  c.text = CompletionText(summary, tail);
   c.finish_reason = std::string(reason);
+  c.content_filter = filter;
   c.with_logprobs = spec_.logprobs;
   if (spec_.logprobs) c.logprobs = AllLogprobs(summary);
   c.usage = usage;
   exchange_->Respond(JsonResponse(http::status::ok, EncodeCompletion(c), spec_.policy_header));
 }
 
-std::string Generation::CompletionText(const engine::GenerateResult& summary) const {
-  return spec_.echo ? spec_.echo_text + summary.text : summary.text;
+std::string Generation::CompletionText(const engine::GenerateResult& summary,
+                                       const std::string& tail) const {
+  const std::string text = guard_ ? released_ + tail : summary.text;
+  return spec_.echo ? spec_.echo_text + text : text;
 }
 
 std::vector<TokenLogprob> Generation::AllLogprobs(const engine::GenerateResult& summary) const {

@@ -4,9 +4,15 @@
 // sends ": keepalive" comments on quiet streams (queued, long prefill) and cancels generations
 // whose deadline passed.
 //
-// Cancellation: when the client goes away (Exchange::OnAbort) or the deadline passes, the
-// generation asks the scheduler to cancel it; the engine stops before its next decode step and
-// frees the sequence's KV reservation, and OnDone reports why.
+// Output policy: when the request's policy has output stages, every piece of text goes through a
+// pipeline::StreamGuard first (streams and whole responses alike): the client gets only what the
+// guard releases, redactions applied; when it blocks, the generation is cancelled at once and the
+// response ends with finish_reason "content_filter" and the rule id and policy message in
+// `content_filter_results.policy` (streams: a last chunk, then [DONE]).
+//
+// Cancellation: when the client goes away (Exchange::OnAbort), the deadline passes or the output
+// guard blocks, the generation asks the scheduler to cancel it; the engine stops before its next
+// decode step and frees the sequence's KV reservation, and OnDone reports why.
 //
 // Thread-safety: a Generation's methods run on the scheduler thread (OnText, OnDone), the tracker
 // thread (Tick) and network threads (Start, the abort callback); one mutex orders them. The
@@ -17,6 +23,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -30,6 +37,8 @@
 #include "gateway/api_error.h"
 #include "gateway/exchange.h"
 #include "gateway/openai_response.h"
+#include "pipeline/stream_guard.h"
+#include "policies/policy_set.h"
 
 namespace parapet::gateway {
 
@@ -61,17 +70,30 @@ struct GenerationSpec {
   SteadyClock::time_point deadline;  // cancel if not finished by then
   int64_t keepalive_ms = 5000;       // SSE comment after this long without a write
   std::string policy_header;         // x-parapet-policy value, "" without a policy
+  // The request's policy, pinned (the set keeps it alive across reloads); null without one.
+  // When it has output stages, a StreamGuard stands between the engine and the client.
+  std::shared_ptr<const policies::PolicySet> policy_set;
+  const policies::Policy* policy = nullptr;
 };
 
 // How a generation ended, for metrics and the rate limiter.
 struct GenerationOutcome {
-  int http_status = 200;      // what the client got (200 for every stream once started)
-  std::string finish_reason;  // "stop" | "length" | "cancelled" | "error" | "timeout"
-  std::string cancel_reason;  // "client_gone" | "deadline" | "" when not cancelled
+  int http_status = 200;  // what the client got (200 for every stream once started)
+  // "stop" | "length" | "content_filter" | "cancelled" | "error" | "timeout"
+  std::string finish_reason;
+  // "client_gone" | "deadline" | "content_filter" | "" when not cancelled
+  std::string cancel_reason;
   int32_t prompt_tokens = 0;
   int32_t completion_tokens = 0;
   double ttft_s = -1;     // arrival to the first token; < 0 when none came
   double duration_s = 0;  // arrival to the end
+  // The output guard (when the policy has output stages): what it acted on (enforced findings;
+  // shadow ones with mode "shadow") and, per released token, seconds from generation to release.
+  std::string policy;         // the policy's name
+  std::string output_action;  // "allow" | "flag" | "redact" | "block"; "" without guard
+  std::vector<pipeline::Finding> output_findings;
+  std::vector<pipeline::Finding> output_shadow;
+  std::vector<double> release_latency_s;
 };
 
 class Generation : public engine::TokenSink, public std::enable_shared_from_this<Generation> {
@@ -102,11 +124,20 @@ class Generation : public engine::TokenSink, public std::enable_shared_from_this
   TokenLogprob ToLogprob(const engine::SampleResult& sample) const;
   void WriteLocked(std::string data);
   // Final responses (REQUIRES: mu_ held).
-  void FinishStream(const Status& status, std::string_view reason,
+  // `tail` is what the output guard released at the end; `filter` is set when it blocked.
+  void FinishStream(const Status& status, std::string_view reason, const std::string& tail,
+                    const std::optional<ContentFilterInfo>& filter,
                     const engine::GenerateResult& summary, GenerationOutcome& out);
-  void FinishBody(const Status& status, std::string_view reason,
+  void FinishBody(const Status& status, std::string_view reason, const std::string& tail,
+                  const std::optional<ContentFilterInfo>& filter,
                   const engine::GenerateResult& summary, GenerationOutcome& out);
-  std::string CompletionText(const engine::GenerateResult& summary) const;
+  std::string CompletionText(const engine::GenerateResult& summary, const std::string& tail) const;
+  // The output guard's part of OnText / OnDone (REQUIRES: mu_ held). GuardText returns the text
+  // to send now; GuardFinish the rest, at the end.
+  std::string GuardText(std::string_view text);
+  std::string GuardFinish();
+  void NoteReleased(SteadyClock::time_point now);
+  std::optional<ContentFilterInfo> FilterInfo() const;
   std::vector<TokenLogprob> AllLogprobs(const engine::GenerateResult& summary) const;
 
   const std::shared_ptr<Exchange> exchange_;
@@ -117,7 +148,7 @@ class Generation : public engine::TokenSink, public std::enable_shared_from_this
 
   // Why the generation was cancelled. Atomic (like id_) so that the abort callback never takes
   // mu_: the transport may run it from inside an Exchange call made under mu_.
-  enum Cancel : int { kNotCancelled = 0, kClientGone, kDeadline };
+  enum Cancel : int { kNotCancelled = 0, kClientGone, kDeadline, kContentFilter };
   std::atomic<int> cancel_{kNotCancelled};
   std::atomic<uint64_t> id_{0};  // scheduler id once submitted
 
@@ -128,6 +159,13 @@ class Generation : public engine::TokenSink, public std::enable_shared_from_this
   std::vector<TokenLogprob> pending_;            // GUARDED_BY(mu_) logprobs of tokens not yet sent
   std::optional<ChatChunkEncoder> chat_chunks_;  // streams only
   std::optional<CompletionChunkEncoder> completion_chunks_;  // streams only
+  // Output guard (policies with output stages).
+  std::optional<pipeline::StreamGuard> guard_;  // GUARDED_BY(mu_)
+  // Per token still held back: the end of its text in the response, and when it was generated.
+  std::deque<std::pair<size_t, SteadyClock::time_point>> unreleased_;  // GUARDED_BY(mu_)
+  size_t pushed_bytes_ = 0;                                            // GUARDED_BY(mu_)
+  std::string released_;           // GUARDED_BY(mu_) non-streams: the text released so far
+  std::vector<double> latencies_;  // GUARDED_BY(mu_) generation -> release, seconds
 };
 
 // The thread that calls Tick on every live generation every `period`.

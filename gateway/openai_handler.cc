@@ -108,7 +108,20 @@ struct ApiHandler::Metrics {
                                       {"policy", "action"})),
         rule_hits(r.AddCounter("parapet_policy_rule_hits_total",
                                "Findings by rule id and mode (enforce, shadow).",
-                               {"rule", "mode"})) {}
+                               {"rule", "mode"})),
+        output_decisions(r.AddCounter("parapet_output_decisions_total",
+                                      "Output policy decisions on responses, by policy and "
+                                      "action.",
+                                      {"policy", "action"})),
+        output_actions(r.AddCounter("parapet_output_rule_actions_total",
+                                    "Output findings acted on, by rule id and action (block, "
+                                    "redact, flag; shadow findings as action shadow).",
+                                    {"rule", "action"})),
+        release(r.AddHistogram("parapet_output_release_seconds",
+                               "Per token: time from generation to release by the output guard.",
+                               {0.00001, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5})
+                    .Get()) {}
 
   Family<Counter>& requests;
   Family<Histogram>& latency;
@@ -118,6 +131,9 @@ struct ApiHandler::Metrics {
   Family<Counter>& cancelled;
   Family<Counter>& policy_decisions;
   Family<Counter>& rule_hits;
+  Family<Counter>& output_decisions;
+  Family<Counter>& output_actions;
+  Histogram& release;
 };
 
 // ---- construction ----
@@ -433,6 +449,15 @@ void ApiHandler::Run(const std::shared_ptr<Exchange>& ex, const ApiKeyEntry* key
   if (draining_.load()) {
     return ReplyError(ex, route, Overloaded("the server is shutting down"), 1);
   }
+  if (spec.logprobs && spec.policy != nullptr && spec.policy->has_output() &&
+      request.options.max_tokens > 0) {
+    // Per-token strings and alternatives would carry text past the output guard.
+    return ReplyError(ex, route,
+                      UnsupportedParam("logprobs",
+                                       "logprobs are not available for generated tokens under "
+                                       "policy '" +
+                                           spec.policy->name() + "', which has output stages"));
+  }
   Admission admission;
   if (key != nullptr) {
     const int64_t reserve =
@@ -464,6 +489,16 @@ void ApiHandler::Run(const std::shared_ptr<Exchange>& ex, const ApiKeyEntry* key
     m->prompt_tokens.Inc(o.prompt_tokens);
     m->completion_tokens.Inc(o.completion_tokens);
     if (!o.cancel_reason.empty()) m->cancelled.WithLabels({o.cancel_reason}).Inc();
+    if (!o.output_action.empty()) {
+      m->output_decisions.WithLabels({o.policy, o.output_action}).Inc();
+    }
+    for (const pipeline::Finding& f : o.output_findings) {
+      m->output_actions.WithLabels({f.rule_id, pipeline::ActionName(f.action)}).Inc();
+    }
+    for (const pipeline::Finding& f : o.output_shadow) {
+      m->output_actions.WithLabels({f.rule_id, "shadow"}).Inc();
+    }
+    for (double s : o.release_latency_s) m->release.Observe(s);
     if (!key_id.empty()) limiter->Release(key_id, admission, o.prompt_tokens + o.completion_tokens);
   };
   auto generation = std::make_shared<Generation>(ex, std::move(spec), model_.tokenizer(),
@@ -490,6 +525,8 @@ bool ApiHandler::ApplyInputPolicy(const std::shared_ptr<Exchange>& ex, const Api
                                      options_.model_id};
   const policies::Policy& policy = *set->Select(who);
   spec.policy_header = policy.name() + "; version=" + policy.version();
+  spec.policy_set = set;
+  spec.policy = &policy;
   policies::InputDecision d = policy.EvaluateInput(turns);
   metrics_->policy_decisions.WithLabels({policy.name(), pipeline::ActionName(d.verdict.action)})
       .Inc();

@@ -507,6 +507,104 @@ TEST_F(GatewayTest, RefusalPolicyAnswersWithAContentFilterCompletion) {
   EXPECT_EQ(server_->Stop(), 0) << server_->log();
 }
 
+// ---- output policy ----
+
+// The greedy story for "Once upon a time" names Lily (within its first 20 tokens). An output rule
+// that blocks the name: the client never sees it, the stream ends with content_filter, and the
+// engine stopped early. A redact rule: the stream carries the mask.
+TEST_F(GatewayTest, OutputPolicyBlocksAndRedactsStreamsAndStopsTheEngine) {
+  const std::string policy = dir_ + "/policy.yaml";
+  auto write_policy = [&](const std::string& action) {
+    std::ofstream(policy) << "version: 1\npolicies:\n  default:\n    message: \"No names.\"\n"
+                             "    output:\n      holdback_chars: 32\n      stages:\n"
+                             "        - {id: names, type: keywords, lists: [{name: name, words: "
+                             "[Lily], action: "
+                          << action << "}]}\n";
+  };
+  write_policy("block");
+  StartServer({"--model", kDemoModel, "--policy", policy});
+  const int kMaxTokens = 120;
+  const std::string body = R"({"model":"stories260K","prompt":"Once upon a time","max_tokens":)" +
+                           std::to_string(kMaxTokens) + R"(,"temperature":0)";
+  const std::string stream = R"(,"stream":true,"stream_options":{"include_usage":true}})";
+
+  const TestResponse blocked = Send(Request("POST", "/v1/completions", body + stream));
+  EXPECT_EQ(blocked.status, 200) << blocked.body;
+  const std::vector<std::string> events = SseData(blocked);
+  ASSERT_GE(events.size(), 3u);
+  EXPECT_EQ(events.back(), "[DONE]");
+  const std::string text = StreamedText(blocked);
+  EXPECT_EQ(text.find("Lily"), std::string::npos) << text;
+  EXPECT_TRUE(text.starts_with(", there was a little girl named")) << text;
+  boost::json::value finish = boost::json::parse(events[events.size() - 3]);
+  const boost::json::value& choice = finish.at("choices").as_array()[0];
+  EXPECT_EQ(choice.at("finish_reason").as_string(), "content_filter");
+  EXPECT_EQ(choice.at("content_filter_results").at("policy").at("rule_id").as_string(),
+            "names.name");
+  EXPECT_EQ(choice.at("content_filter_results").at("policy").at("message").as_string(),
+            "No names.");
+  boost::json::value usage = boost::json::parse(events[events.size() - 2]);
+  const int64_t generated = usage.at("usage").at("completion_tokens").as_int64();
+  EXPECT_GT(generated, 0);
+  EXPECT_LT(generated, kMaxTokens / 2) << "the engine should stop soon after the name";
+
+  // The same on a whole response.
+  const TestResponse whole = Send(Request("POST", "/v1/completions", body + "}"));
+  EXPECT_EQ(whole.status, 200) << whole.body;
+  boost::json::value w = boost::json::parse(whole.body);
+  const boost::json::value& wc = w.at("choices").as_array()[0];
+  EXPECT_EQ(wc.at("finish_reason").as_string(), "content_filter");
+  EXPECT_EQ(std::string(wc.at("text").as_string().c_str()).find("Lily"), std::string::npos);
+  EXPECT_LT(w.at("usage").at("completion_tokens").as_int64(), kMaxTokens / 2);
+
+  // Logprobs would carry generated text past the guard: refused under an output policy.
+  const TestResponse lp = Send(Request("POST", "/v1/completions", body + R"(,"logprobs":1})"));
+  EXPECT_EQ(lp.status, 400) << lp.body;
+  EXPECT_NE(lp.body.find(R"("param":"logprobs")"), std::string::npos) << lp.body;
+
+  std::map<std::string, double> m = Metrics();
+  EXPECT_EQ(m["parapet_generations_cancelled_total{reason=\"content_filter\"}"], 2)
+      << Send(Request("GET", "/metrics", "")).body;
+  EXPECT_EQ(m["parapet_output_rule_actions_total{rule=\"names.name\",action=\"block\"}"], 2);
+  EXPECT_EQ(m["parapet_output_decisions_total{policy=\"default\",action=\"block\"}"], 2);
+  EXPECT_GT(m["parapet_output_release_seconds_count"], 10);
+
+  // The official client ends the stream normally and can read why.
+  const std::string node_dir = std::string(PARAPET_SOURCE_DIR) + "/tests/integration";
+  std::string out;
+  if (RunCommand("node --version", &out) == 0 &&
+      RunCommand("test -d " + node_dir + "/node_modules/openai", &out) == 0) {
+    const std::string cmd = "NODE_EXTRA_CA_CERTS=" + tls_.ca_file + " node " + node_dir +
+                            "/openai_stream_filter.mjs " + server_->url() +
+                            " stories260K 'Once upon a time' " + std::to_string(kMaxTokens);
+    ASSERT_EQ(RunCommand(cmd, &out), 0) << out;
+    boost::json::value r = boost::json::parse(out);
+    EXPECT_EQ(r.at("finish_reason").as_string(), "content_filter") << out;
+    EXPECT_EQ(r.at("filter").at("policy").at("rule_id").as_string(), "names.name") << out;
+    EXPECT_EQ(std::string(r.at("text").as_string().c_str()).find("Lily"), std::string::npos);
+  } else {
+    ADD_FAILURE() << "node or the openai npm package is missing: run scripts/setup.sh";
+  }
+
+  // Redact instead (reloaded): the mask replaces the name, the story goes on to max_tokens.
+  write_policy("redact");
+  server_->Signal(SIGHUP);
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  const TestResponse redacted = Send(Request("POST", "/v1/completions", body + stream));
+  const std::string rtext = StreamedText(redacted);
+  EXPECT_EQ(rtext.find("Lily"), std::string::npos) << rtext;
+  EXPECT_NE(rtext.find("a little girl named [NAME]. She"), std::string::npos) << rtext;
+  EXPECT_NE(redacted.chunks.size(), 0u);
+  const std::vector<std::string> revents = SseData(redacted);
+  ASSERT_GE(revents.size(), 3u);
+  EXPECT_NE(revents[revents.size() - 3].find(R"("finish_reason":"length")"), std::string::npos)
+      << revents[revents.size() - 3];
+  const TestResponse rwhole = Send(Request("POST", "/v1/completions", body + "}"));
+  EXPECT_EQ(boost::json::parse(rwhole.body).at("choices").as_array()[0].at("text").as_string(),
+            rtext);
+  EXPECT_EQ(server_->Stop(), 0) << server_->log();
+}
+
 // The README's main command serves examples/demo.yaml: it must start and answer as described.
 TEST_F(GatewayTest, DemoConfigurationServesWithTheDefaultPolicy) {
   StartServer({"--config", std::string(PARAPET_SOURCE_DIR) + "/examples/demo.yaml"});
