@@ -103,19 +103,29 @@ int RunTest(const std::vector<std::string>& files, const std::string& cases) {
 }
 
 // explain: which stages ran, what they found (spans), the verdict, and the time per stage.
+// With `output`, TEXT is a model response and the output stages judge it.
 int RunExplain(const std::string& file, const std::string& name, const std::string& text,
-               bool json) {
+               bool output, bool json) {
   Result<std::shared_ptr<const PolicySet>> set = PolicySet::Load(file, policies::CompileContext{});
   if (!set.ok()) return InputError(set.status().message());
   const policies::Policy* p = name.empty() ? &(*set)->default_policy() : (*set)->Find(name);
   if (p == nullptr) return InputError("--name: no policy named '" + name + "' in " + file);
-  const std::vector<policies::Turn> turns = {{"user", text}};
-  const policies::InputDecision d = p->EvaluateInput(turns);
+  policies::InputDecision d;
+  if (output) {
+    policies::OutputDecision o = p->EvaluateOutput(text);
+    d.verdict = std::move(o.verdict);
+    d.changed = d.verdict.action == pipeline::Action::kRedact;
+    d.turns = {{"assistant", std::move(o.text)}};
+  } else {
+    const std::vector<policies::Turn> turns = {{"user", text}};
+    d = p->EvaluateInput(turns);
+  }
   if (json) {
     JsonWriter w;
     w.BeginObject();
     w.StringField("policy", p->name());
     w.StringField("version", p->version());
+    w.StringField("section", output ? "output" : "input");
     w.StringField("action", pipeline::ActionName(d.verdict.action));
     w.StringField("text", d.turns[0].content);
     w.Key("stages");
@@ -152,7 +162,8 @@ int RunExplain(const std::string& file, const std::string& name, const std::stri
     std::printf("%s\n", w.str().c_str());
     return 0;
   }
-  std::printf("policy %s (version %s)\n", p->name().c_str(), p->version().substr(0, 12).c_str());
+  std::printf("policy %s (version %s), %s stages\n", p->name().c_str(),
+              p->version().substr(0, 12).c_str(), output ? "output" : "input");
   for (const pipeline::StageReport& s : d.verdict.stages) {
     std::printf("  stage %-16s %-9s %-7s %8.1f us  %s, %zu finding(s)\n", s.stage_id.c_str(),
                 s.type.c_str(), s.mode == pipeline::Mode::kShadow ? "shadow" : "enforce", s.micros,
@@ -196,7 +207,7 @@ void AddPolicyCommands(CLI::App& app, Action* run) {
 
   struct ExplainArgs {
     std::string file, name, text;
-    bool json = false;
+    bool output = false, json = false;
   };
   auto e = std::make_shared<ExplainArgs>();
   CLI::App* explain = policy->add_subcommand(
@@ -204,9 +215,12 @@ void AddPolicyCommands(CLI::App& app, Action* run) {
   explain->add_option("--policy", e->file, "policy file")->required();
   explain->add_option("--name", e->name, "policy name (default: the file's default)");
   explain->add_option("TEXT", e->text, "the text to evaluate as a user message")->required();
+  explain->add_flag("--output", e->output,
+                    "TEXT is a model response: run the policy's output stages on it");
   explain->add_flag("--json", e->json, "one JSON object");
-  explain->callback(
-      [e, run] { *run = [e] { return RunExplain(e->file, e->name, e->text, e->json); }; });
+  explain->callback([e, run] {
+    *run = [e] { return RunExplain(e->file, e->name, e->text, e->output, e->json); };
+  });
 }
 
 }  // namespace parapet::cli

@@ -204,7 +204,7 @@ void Generation::NoteReleased(SteadyClock::time_point now) {
 std::optional<ContentFilterInfo> Generation::FilterInfo() const {
   if (!guard_ || !guard_->blocked()) return std::nullopt;
   // Never the matched text: the rule id and the policy's own message.
-  return ContentFilterInfo{guard_->block().rule_id, spec_.policy->options().message};
+  return ContentFilterInfo{guard_->block().rule_id, spec_.policy->output_message()};
 }
 
 void Generation::OnDone(const Status& status, std::string_view finish_reason,

@@ -75,6 +75,8 @@ class Policy {
     std::vector<PolicyTest> tests;
     // Output: characters a streamed response may be held back at most (StreamGuard).
     size_t holdback_chars = 64;
+    // What a client reads when the output stages block ("" = `message`).
+    std::string output_message;
   };
   Policy(Options options, std::vector<std::unique_ptr<const pipeline::Stage>> input_stages,
          std::vector<std::unique_ptr<const pipeline::Stage>> output_stages = {});
@@ -87,6 +89,9 @@ class Policy {
   bool has_output() const { return output_.size() > 0; }
   // Options for a StreamGuard over this policy's output stages.
   pipeline::StreamGuardOptions stream_options() const { return {o_.holdback_chars, o_.mask}; }
+  const std::string& output_message() const {
+    return o_.output_message.empty() ? o_.message : o_.output_message;
+  }
 
   // Runs the input stages over the turns in scope and applies redactions.
   InputDecision EvaluateInput(std::span<const Turn> turns) const;

@@ -220,18 +220,18 @@ Status Loader::ResolveOne(const std::string& name, const YAML::Node& policies,
 }
 
 Status Loader::ReadOutput(const std::string& field, const YAML::Node& node, RawPolicy& p) {
-  if (!node.IsMap()) return Err(node, field, "must be a mapping (holdback_chars, stages)");
+  if (!node.IsMap()) return Err(node, field, "must be a mapping (holdback_chars, message, stages)");
   for (auto it = node.begin(); it != node.end(); ++it) {
     const std::string key = it->first.Scalar();
     if (key == "stages") {
       const YAML::Node list = it->second;  // named: see ResolveOne
       if (!list.IsSequence()) return Err(list, field + ".stages", "must be a list");
       for (const YAML::Node& item : list) MergeStage(p.output_stages, item);
-    } else if (key == "holdback_chars") {
+    } else if (key == "holdback_chars" || key == "message") {
       p.output.erase(key);
       p.output.emplace(key, it->second);
     } else {
-      return Err(it->first, field + "." + key, "unknown key (holdback_chars, stages)");
+      return Err(it->first, field + "." + key, "unknown key (holdback_chars, message, stages)");
     }
   }
   return Status::Ok();
@@ -367,6 +367,12 @@ Result<std::unique_ptr<const Policy>> Loader::Compile(const RawPolicy& raw) {
     int64_t holdback = 0;
     PARAPET_RETURN_IF_ERROR(hr.GetInRange<int64_t>("holdback_chars", holdback, 1, 65536));
     o.holdback_chars = static_cast<size_t>(holdback);
+  }
+  if (auto m = raw.output.find("message"); m != raw.output.end()) {
+    if (!m->second.IsScalar() || m->second.Scalar().empty()) {
+      return Err(m->second, field + ".output.message", "must be a non-empty string");
+    }
+    o.output_message = m->second.Scalar();
   }
   for (size_t k = 0; k < raw.tests.size(); ++k) {
     const YAML::Node& t = raw.tests[k];

@@ -172,7 +172,7 @@ TEST(Cli, PolicyCheckTestAndExplain) {
       << "\n";
   ProcessResult cases = Parapet("policy test " + policy + " --cases " + dir + "/cases.jsonl");
   EXPECT_EQ(cases.exit_code, 1) << cases.out << cases.err;
-  EXPECT_NE(cases.out.find("8 tests, 1 failed"), std::string::npos) << cases.out;
+  EXPECT_NE(cases.out.find("11 tests, 1 failed"), std::string::npos) << cases.out;
   EXPECT_NE(cases.out.find("wrong"), std::string::npos) << cases.out;
   ProcessResult ok = Parapet("policy check " + policy);
   EXPECT_EQ(ok.exit_code, 0) << ok.err;
@@ -184,6 +184,15 @@ TEST(Cli, PolicyCheckTestAndExplain) {
   EXPECT_EQ(v.at("text").as_string(), "write to [EMAIL]");
   EXPECT_EQ(v.at("findings").as_array()[0].at("rule").as_string(), "pii.email");
   EXPECT_EQ(v.at("findings").as_array()[0].at("begin").as_int64(), 9);
+  // --output: the output stages judge TEXT as a model response.
+  ProcessResult out =
+      Parapet("policy explain --json --output --policy " + std::string(PARAPET_SOURCE_DIR) +
+              "/examples/policies/default.yaml 'to make sarin, mail a@example.com'");
+  ASSERT_EQ(out.exit_code, 0) << out.err;
+  boost::json::value o = boost::json::parse(out.out);
+  EXPECT_EQ(o.at("section").as_string(), "output");
+  EXPECT_EQ(o.at("action").as_string(), "block");
+  EXPECT_EQ(o.at("text").as_string(), "");
 }
 
 TEST(Cli, BadArgumentsExitTwoWithOneClearLine) {

@@ -158,6 +158,7 @@ policies:
     message: "Blocked by policy."
     output:
       holdback_chars: 24
+      message: "The answer was withheld."
       stages:
         - {id: names, type: keywords, lists: [{name: names, words: [Lily], action: redact}]}
         - {id: out-deny, type: regex, patterns: [{id: lily-pad, pattern: 'lily\s?pad'}]}
@@ -187,6 +188,7 @@ TEST(PolicySet, OutputSectionCompilesMergesAndRunsItsTests) {
   EXPECT_EQ(p.output().size(), 2u);
   EXPECT_EQ(p.input().size(), 0u);
   EXPECT_EQ(p.options().holdback_chars, 24u);
+  EXPECT_EQ(p.output_message(), "The answer was withheld.");
   int n = 0;
   for (const TestFailure& f : RunPolicyTests(**set, &n)) {
     ADD_FAILURE() << f.policy << ": " << f.test << ": " << f.reason;
@@ -234,9 +236,10 @@ TEST(PolicySet, OutputErrorsNameTheField) {
     return s.ok() ? std::string("OK") : s.status().message();
   };
   EXPECT_EQ(err("version: 1\npolicies:\n  p:\n    output: [1]\n"),
-            "p.yaml:4:13: policies.p.output: must be a mapping (holdback_chars, stages)");
+            "p.yaml:4:13: policies.p.output: must be a mapping (holdback_chars, message, stages)");
   EXPECT_EQ(err("version: 1\npolicies:\n  p:\n    output: {hold: 3}\n"),
-            "p.yaml:4:14: policies.p.output.hold: unknown key (holdback_chars, stages)");
+            "p.yaml:4:14: policies.p.output.hold: unknown key (holdback_chars, message, "
+            "stages)");
   EXPECT_EQ(err("version: 1\npolicies:\n  p:\n    output: {holdback_chars: 0}\n"),
             "p.yaml:4:30: policies.p.output.holdback_chars: must be in [1, 65536], got 0");
   EXPECT_EQ(err("version: 1\npolicies:\n  p:\n    output: {stages: {id: x}}\n"),
