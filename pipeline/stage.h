@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -80,6 +81,16 @@ class Stage {
   // the guard runs it on a window around the text not yet released. True: its findings depend
   // on the whole text (length limits), so the guard runs it on everything generated so far.
   virtual bool whole_text() const { return false; }
+
+  // For the stream guard's early release, called after Inspect on the same input (a text that is
+  // still growing, in messages[0]): the offset in messages[0]'s ORIGINAL text from which a match
+  // of this stage could still be in progress — started, but able to grow or change with text not
+  // generated yet (text.size() when none could). Findings before it are final, and so is the
+  // text. nullopt (the default): the stage cannot tell; the guard holds back holdback_chars.
+  virtual std::optional<size_t> PendingFrom(const Input& input) const {
+    (void)input;
+    return std::nullopt;
+  }
 };
 
 }  // namespace parapet::pipeline

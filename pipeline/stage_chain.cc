@@ -31,7 +31,7 @@ bool StageChain::has_whole_text_stages() const {
                      [](const std::unique_ptr<const Stage>& s) { return s->whole_text(); });
 }
 
-Verdict StageChain::Run(Input& input, StageSelection which) const {
+Verdict StageChain::Run(Input& input, StageSelection which, bool pending) const {
   Verdict v;
   for (const std::unique_ptr<const Stage>& stage : stages_) {
     if (which != StageSelection::kAll &&
@@ -47,7 +47,9 @@ Verdict StageChain::Run(Input& input, StageSelection which) const {
                        stage->mode(),
                        std::chrono::duration<double, std::micro>(t1 - t0).count(),
                        st,
-                       result.findings.size()};
+                       result.findings.size(),
+                       std::nullopt};
+    if (pending && st.ok()) report.pending_from = stage->PendingFrom(input);
     const bool shadow = stage->mode() == Mode::kShadow;
     if (!st.ok() && !shadow && on_error_ == OnError::kBlock) {
       // Could not decide, and the policy fails closed.

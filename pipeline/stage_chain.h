@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,8 @@ struct StageReport {
   double micros = 0;  // time Inspect took
   Status status;      // not OK: the stage could not decide
   size_t n_findings = 0;
+  // Only when Run was asked for it: Stage::PendingFrom right after this stage's Inspect.
+  std::optional<size_t> pending_from;
 };
 
 struct Verdict {
@@ -54,8 +57,10 @@ class StageChain {
 
   // Runs every stage (all of them, even after a block, so the verdict and the audit trail see
   // every finding). Message texts in `input` end up as the last rewriting stage left them.
-  // With a selection, only those stages run (the others are skipped, not reported).
-  Verdict Run(Input& input, StageSelection which = StageSelection::kAll) const;
+  // With a selection, only those stages run (the others are skipped, not reported). With
+  // `pending`, each report also gets the stage's PendingFrom (the stream guard's early release).
+  Verdict Run(Input& input, StageSelection which = StageSelection::kAll,
+              bool pending = false) const;
 
   size_t size() const { return stages_.size(); }
   bool has_whole_text_stages() const;

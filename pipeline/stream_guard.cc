@@ -86,31 +86,17 @@ std::string StreamGuard::Finish() {
   return out;
 }
 
-void StreamGuard::Collect(const Verdict& v, size_t offset, size_t horizon,
-                          std::vector<Finding>& act) {
+void StreamGuard::Gather(const Verdict& v, size_t offset, std::vector<Finding>& found,
+                         std::vector<Finding>& shadow) {
   for (const StageReport& r : v.stages) stage_errors_ += r.status.ok() ? 0 : 1;
-  for (Finding f : v.findings) {
-    if (f.message < 0) {
-      // Whole-input (a length limit, a stage error): final at once, recorded once.
-      if (whole_rules_.insert(f.rule_id).second) act.push_back(std::move(f));
-      continue;
+  for (const auto& [from, into] : {std::pair{&v.findings, &found}, std::pair{&v.shadow, &shadow}}) {
+    for (Finding f : *from) {
+      if (f.message >= 0) {
+        f.span.begin += offset;
+        f.span.end += offset;
+      }
+      into->push_back(std::move(f));
     }
-    f.span.begin += offset;
-    f.span.end += offset;
-    const bool fresh = f.span.begin >= decided_ && f.span.begin < horizon;
-    // A match longer than the hold-back that completed only now: act on what is left of it.
-    const bool long_tail = f.span.begin < decided_ && f.span.end > consumed_ &&
-                           (f.action == Action::kRedact || f.action == Action::kBlock);
-    if (fresh || long_tail) act.push_back(std::move(f));
-  }
-  for (Finding f : v.shadow) {
-    if (f.message < 0) {
-      if (whole_rules_.insert("shadow:" + f.rule_id).second) shadow_.push_back(std::move(f));
-      continue;
-    }
-    f.span.begin += offset;
-    f.span.end += offset;
-    if (f.span.begin >= decided_ && f.span.begin < horizon) shadow_.push_back(std::move(f));
   }
 }
 
@@ -122,28 +108,70 @@ void StreamGuard::ReleaseTo(size_t end, std::string& out) {
 
 void StreamGuard::Pass(bool at_end, std::string& out) {
   const size_t n = text_.size();
-  const size_t horizon =
-      at_end ? n : std::max(decided_, BackChars(text_, n, options_.holdback_chars));
-  std::vector<Finding> act;
+  // The hard bound: text holdback_chars behind the end is decided, whatever the stages say.
+  const size_t bound = at_end ? n : BackChars(text_, n, options_.holdback_chars);
+  size_t horizon = bound;
+  std::vector<Finding> found, shadow;
   {
     // Local stages: from holdback_chars of context before the undecided text to the end.
     const size_t w = BackChars(text_, decided_, options_.holdback_chars);
     Input window;
     window.messages.push_back(Message{"assistant", ScanText(text_.substr(w))});
-    const Verdict v =
-        chain_.Run(window, whole_text_stages_ ? StageSelection::kLocal : StageSelection::kAll);
-    Collect(v, w, horizon, act);
+    const Verdict v = chain_.Run(
+        window, whole_text_stages_ ? StageSelection::kLocal : StageSelection::kAll, !at_end);
+    if (!at_end) {
+      // Early release: up to the earliest match any stage says could still be in progress.
+      size_t pending = n;
+      for (const StageReport& r : v.stages) {
+        pending = std::min(pending, r.pending_from.has_value() ? w + *r.pending_from : 0);
+      }
+      horizon = std::max(bound, pending);
+    }
+    Gather(v, w, found, shadow);
   }
   if (whole_text_stages_) {
     Input all;
     all.messages.push_back(Message{"assistant", ScanText(text_)});
-    Collect(chain_.Run(all, StageSelection::kWholeText), 0, horizon, act);
+    Gather(chain_.Run(all, StageSelection::kWholeText), 0, found, shadow);
   }
-  // Whole-input findings first, then in text order (ties: stage order, as Redact merges).
+  // A finding is final when it starts before the bound, or ends before the horizon (one that
+  // reaches past it may still change: a pii candidate still growing can win an overlap with it,
+  // an allow pattern can exempt it). Decide up to the first one that is not final yet.
+  size_t limit = std::max(decided_, horizon);
+  for (const auto* list : {&found, &shadow}) {
+    for (const Finding& f : *list) {
+      if (f.message >= 0 && f.span.begin >= decided_ && f.span.begin >= bound &&
+          f.span.end > horizon) {
+        limit = std::min(limit, std::max(decided_, f.span.begin));
+      }
+    }
+  }
+  std::vector<Finding> act;
+  for (Finding& f : found) {
+    if (f.message < 0) {
+      // Whole-input (a length limit, a stage error): final at once, acted on once.
+      if (whole_rules_.insert(f.rule_id).second) act.push_back(std::move(f));
+      continue;
+    }
+    const bool fresh = f.span.begin >= decided_ && f.span.begin < limit;
+    // A match longer than the hold-back that completed only now: act on what is left of it.
+    const bool long_tail = f.span.begin < decided_ && f.span.end > consumed_ &&
+                           (f.action == Action::kRedact || f.action == Action::kBlock);
+    if (fresh || long_tail) act.push_back(std::move(f));
+  }
+  for (Finding& f : shadow) {
+    if (f.message < 0 ? whole_rules_.insert("shadow:" + f.rule_id).second
+                      : f.span.begin >= decided_ && f.span.begin < limit) {
+      shadow_.push_back(std::move(f));
+    }
+  }
+  // Whole-input findings first, then in text order; at one position a block first, then stage
+  // order (as Redact merges).
   std::stable_sort(act.begin(), act.end(), [](const Finding& a, const Finding& b) {
     const bool wa = a.message < 0, wb = b.message < 0;
     if (wa != wb) return wa;
-    return a.span.begin < b.span.begin;
+    if (a.span.begin != b.span.begin) return a.span.begin < b.span.begin;
+    return a.action == Action::kBlock && b.action != Action::kBlock;
   });
   for (Finding& f : act) {
     if (f.action == Action::kBlock) {
@@ -163,8 +191,8 @@ void StreamGuard::Pass(bool at_end, std::string& out) {
     }
     findings_.push_back(std::move(f));
   }
-  ReleaseTo(std::max(consumed_, horizon), out);
-  decided_ = std::max(decided_, horizon);
+  ReleaseTo(std::max(consumed_, limit), out);
+  decided_ = limit;
 }
 
 }  // namespace parapet::pipeline

@@ -72,7 +72,9 @@ class StreamGuard {
   // Decides what it can: everything when `at_end`, else what starts `holdback_chars` or more
   // before the end. Appends released text to `out`.
   void Pass(bool at_end, std::string& out);
-  void Collect(const Verdict& v, size_t offset, size_t horizon, std::vector<Finding>& act);
+  // Appends v's findings and shadow findings, spans shifted by `offset` (the window's start).
+  void Gather(const Verdict& v, size_t offset, std::vector<Finding>& found,
+              std::vector<Finding>& shadow);
   // Releases original bytes [consumed_, end) as they are.
   void ReleaseTo(size_t end, std::string& out);
 

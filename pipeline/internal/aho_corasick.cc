@@ -21,6 +21,7 @@ Result<AhoCorasick> AhoCorasick::Build(const std::vector<std::string>& patterns,
   };
   // Trie. Entries of delta_ are 0 where there is no child (no trie edge leads to the root).
   ac.delta_.assign(k, 0);
+  ac.depth_.assign(1, 0);
   std::vector<uint32_t> ends(patterns.size());
   for (size_t i = 0; i < patterns.size(); ++i) {
     PARAPET_CHECK(!patterns[i].empty());
@@ -30,6 +31,7 @@ Result<AhoCorasick> AhoCorasick::Build(const std::vector<std::string>& patterns,
       if (next == 0) {
         if ((ac.delta_.size() + k) * sizeof(uint32_t) > max_table_bytes) return budget_error();
         next = static_cast<uint32_t>(ac.delta_.size() / k);
+        ac.depth_.push_back(ac.depth_[s] + 1);
         ac.delta_.resize(ac.delta_.size() + k, 0);  // invalidates `next`: not used again
       }
       s = ac.delta_[s * k + ac.byte_class_[static_cast<unsigned char>(c)]];

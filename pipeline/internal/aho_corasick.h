@@ -44,6 +44,14 @@ class AhoCorasick {
     }
   }
 
+  // The length of the longest suffix of `text` that is a prefix of some pattern (0 if none): an
+  // occurrence that text still to come could complete starts that many bytes before the end.
+  size_t SuffixDepth(std::string_view text) const {
+    uint32_t row = 0;
+    for (char c : text) row = delta_[row + byte_class_[static_cast<unsigned char>(c)]] & kRowMask;
+    return depth_[row / n_classes_];
+  }
+
   size_t n_states() const { return dict_link_.size(); }
   size_t table_bytes() const { return delta_.size() * sizeof(uint32_t); }
 
@@ -62,6 +70,7 @@ class AhoCorasick {
   std::vector<uint32_t> dict_link_;  // [n_states] nearest proper suffix state with outputs, or 0
   std::vector<uint32_t> out_begin_;  // [n_states + 1] into out_ids_
   std::vector<uint32_t> out_ids_;    // pattern indexes, grouped by the state they end in
+  std::vector<uint32_t> depth_;      // [n_states] trie depth: bytes from the root
 };
 
 }  // namespace parapet::pipeline::internal

@@ -165,10 +165,15 @@ class Normalizer {
       run_origin_ = src;
     }
     run_.push_back(c);
+    run_src_.push_back(src);
   }
 
+  // A run that normalisation leaves as it is keeps each character's own origin (as text without
+  // any change maps); one it changes (composes, reorders) maps wholly to its starter.
   void Flush() {
+    bool changed = false;
     if (run_.size() > 1) {
+      const std::vector<int32_t> before = run_;
       // Canonical ordering: stable-sort each stretch of non-starters by combining class
       // (O(n log n) even for a long adversarial run of marks).
       for (size_t i = 0; i < run_.size();) {
@@ -185,9 +190,11 @@ class Normalizer {
           run_.data(), static_cast<utf8proc_ssize_t>(run_.size()),
           static_cast<utf8proc_option_t>(UTF8PROC_COMPOSE | UTF8PROC_STABLE));
       if (n >= 0) run_.resize(static_cast<size_t>(n));
+      changed = run_ != before;
     }
-    for (int32_t c : run_) Emit(c, run_origin_);
+    for (size_t i = 0; i < run_.size(); ++i) Emit(run_[i], changed ? run_origin_ : run_src_[i]);
     run_.clear();
+    run_src_.clear();
   }
 
   void Emit(int32_t c, uint32_t src) {
@@ -205,7 +212,8 @@ class Normalizer {
   std::string& out_;
   std::vector<uint32_t>& origin_;
   utf8proc_option_t flags_ = static_cast<utf8proc_option_t>(0);
-  std::vector<int32_t> run_;  // decomposed code points of the current run
+  std::vector<int32_t> run_;       // decomposed code points of the current run
+  std::vector<uint32_t> run_src_;  // where each of them came from
   uint32_t run_origin_ = 0;
   std::vector<int32_t> big_;  // decompositions longer than the stack buffer
 };

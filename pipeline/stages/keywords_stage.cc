@@ -147,6 +147,19 @@ class KeywordsStage final : public Stage {
     return Status::Ok();
   }
 
+  // An occurrence still to be completed starts where the longest suffix of the folded text that
+  // begins some keyword starts (an occurrence right at the end is in it too: the character after
+  // it decides its word boundary).
+  std::optional<size_t> PendingFrom(const Input& input) const override {
+    if (input.messages.empty()) return std::nullopt;
+    const ScanText& st = input.messages[0].text;
+    std::string folded;
+    std::vector<uint32_t> fmap;
+    Fold(st.text(), !case_sensitive_, folded, &fmap);
+    const size_t at = fmap[folded.size() - ac_.SuffixDepth(folded)];
+    return st.ToOriginal(Span{at, at}).begin;
+  }
+
  private:
   static bool AtWordBoundaries(std::string_view t, Span s, const PatternInfo& pat) {
     if (pat.word_start && s.begin > 0 &&

@@ -9,6 +9,7 @@
 #include <array>
 #include <utility>
 
+#include "pipeline/internal/pending_match.h"
 #include "pipeline/internal/pii_recognizers.h"
 #include "pipeline/internal/set_match.h"
 
@@ -39,7 +40,8 @@ class PiiStage final : public Stage {
         min_score_(config.min_score),
         opts_{config.ssn_unformatted_needs_context, config.phone_reject_fiction},
         set_(std::move(set)),
-        recs_(std::move(recs)) {}
+        recs_(std::move(recs)),
+        pending_(Patterns(recs_), kRightContext, config.max_mem_bytes) {}
 
   const std::string& id() const override { return id_; }
   std::string_view type() const override { return "pii"; }
@@ -52,7 +54,22 @@ class PiiStage final : public Stage {
     return Status::Ok();
   }
 
+  // Candidates still growing, and complete ones within kRightContext characters of the end
+  // (checks look past a candidate: "office" after a phone number, more digits after a card).
+  std::optional<size_t> PendingFrom(const Input& input) const override {
+    if (input.messages.empty()) return std::nullopt;
+    return pending_.PendingFrom(input.messages[0].text);
+  }
+
  private:
+  static constexpr int kRightContext = 16;
+
+  static std::vector<std::string> Patterns(const std::vector<CompiledRecognizer>& recs) {
+    std::vector<std::string> out;
+    for (const CompiledRecognizer& r : recs) out.push_back(r.rec->pattern);
+    return out;
+  }
+
   Status InspectMessage(int32_t index, const ScanText& st, StageResult& out) const {
     const std::string& text = st.text();
     std::vector<int> hits;
@@ -119,6 +136,7 @@ class PiiStage final : public Stage {
   internal::PiiCheckOptions opts_;
   std::unique_ptr<RE2::Set> set_;
   std::vector<CompiledRecognizer> recs_;  // Set index k -> recs_[k]
+  internal::LazyPendingMatcher pending_;
 };
 
 // Resolves detector names (and the "secrets" group) to per-detector actions.

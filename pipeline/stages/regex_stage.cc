@@ -8,6 +8,7 @@
 #include <cctype>
 #include <utility>
 
+#include "pipeline/internal/pending_match.h"
 #include "pipeline/internal/set_match.h"
 
 namespace parapet::pipeline {
@@ -92,12 +93,14 @@ std::vector<Span> FindAll(const RE2& re, const std::string& text) {
 class RegexStage final : public Stage {
  public:
   RegexStage(std::string id, Mode mode, std::unique_ptr<RE2::Set> set,
-             std::vector<CompiledPattern> deny, std::vector<std::unique_ptr<RE2>> allow)
+             std::vector<CompiledPattern> deny, std::vector<std::unique_ptr<RE2>> allow,
+             int64_t max_mem_bytes)
       : id_(std::move(id)),
         mode_(mode),
         set_(std::move(set)),
         deny_(std::move(deny)),
-        allow_(std::move(allow)) {}
+        allow_(std::move(allow)),
+        pending_(AllPatterns(deny_, allow_), 0, max_mem_bytes) {}
 
   const std::string& id() const override { return id_; }
   std::string_view type() const override { return "regex"; }
@@ -110,7 +113,21 @@ class RegexStage final : public Stage {
     return Status::Ok();
   }
 
+  // Deny and allow patterns alike: an allow match still growing could exempt a deny match.
+  std::optional<size_t> PendingFrom(const Input& input) const override {
+    if (input.messages.empty()) return std::nullopt;
+    return pending_.PendingFrom(input.messages[0].text);
+  }
+
  private:
+  static std::vector<std::string> AllPatterns(const std::vector<CompiledPattern>& deny,
+                                              const std::vector<std::unique_ptr<RE2>>& allow) {
+    std::vector<std::string> all;
+    for (const CompiledPattern& p : deny) all.push_back(p.re->pattern());
+    for (const std::unique_ptr<RE2>& a : allow) all.push_back(a->pattern());
+    return all;
+  }
+
   Status InspectMessage(int32_t index, const ScanText& st, StageResult& out) const {
     const std::string& text = st.text();
     std::vector<int> hits;
@@ -148,6 +165,7 @@ class RegexStage final : public Stage {
   std::unique_ptr<RE2::Set> set_;
   std::vector<CompiledPattern> deny_;        // Set indices [0, deny_.size())
   std::vector<std::unique_ptr<RE2>> allow_;  // Set indices deny_.size() + k
+  internal::LazyPendingMatcher pending_;
 };
 
 // Checks each deny or allow entry, adds it to the one Set and compiles its own RE2.
@@ -230,7 +248,8 @@ Result<std::unique_ptr<Stage>> NewRegexStage(const RegexStageConfig& config) {
   std::unique_ptr<RE2::Set> set;
   PARAPET_ASSIGN_OR_RETURN(set, builder.Finish());
   return std::unique_ptr<Stage>(std::make_unique<RegexStage>(config.id, config.mode, std::move(set),
-                                                             std::move(deny), std::move(allow)));
+                                                             std::move(deny), std::move(allow),
+                                                             config.max_mem_bytes));
 }
 
 }  // namespace parapet::pipeline

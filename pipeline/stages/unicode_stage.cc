@@ -57,6 +57,22 @@ class UnicodeStage final : public Stage {
   std::string_view type() const override { return "unicode"; }
   Mode mode() const override { return config_.mode; }
 
+  // The trailing word (it may still grow: mixed-script words) and the last character (a
+  // combining mark still to come composes with it).
+  std::optional<size_t> PendingFrom(const Input& input) const override {
+    if (input.messages.empty()) return std::nullopt;
+    const ScanText& st = input.messages[0].text;
+    const std::string& t = st.text();
+    size_t p = t.size();
+    while (p > 0) {
+      const size_t prev = internal::PreviousCharStart(t, p);
+      if (!internal::IsWordChar(DecodeLenient(t, prev).cp)) break;
+      p = prev;
+    }
+    if (p == t.size() && p > 0) p = internal::PreviousCharStart(t, p);
+    return st.ToOriginal(Span{p, p}).begin;
+  }
+
   Status Inspect(Input& input, StageResult& out) const override {
     std::string normalized;
     std::vector<uint32_t> origin;
