@@ -16,7 +16,8 @@ namespace {
 
 using policies::PolicySet;
 
-// check: every file compiles. Exit 0, or 2 with one line per bad file.
+// check: every file compiles. Exit 0, or 2 with one line per bad file. Warnings (output rules
+// longer than the hold-back) go to stderr and do not change the exit code.
 int RunCheck(const std::vector<std::string>& files) {
   int rc = 0;
   for (const std::string& f : files) {
@@ -32,6 +33,11 @@ int RunCheck(const std::vector<std::string>& files) {
           (names.empty() ? "" : ", ") + n + " (" + (*set)->Find(n)->version().substr(0, 12) + ")";
     }
     std::printf("%s: ok: %s\n", f.c_str(), names.c_str());
+    for (const std::string& n : (*set)->names()) {
+      for (const std::string& w : (*set)->Find(n)->StreamWarnings()) {
+        std::fprintf(stderr, "%s: warning: %s\n", f.c_str(), w.c_str());
+      }
+    }
   }
   return rc;
 }

@@ -216,6 +216,9 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& config) {
     }
     PARAPET_LOG(kInfo) << "policies from " << c.policies.file << ": " << loaded << " (default "
                        << set->default_policy().name() << "); their tests pass";
+    for (const std::string& n : set->names()) {
+      for (const std::string& w : set->Find(n)->StreamWarnings()) PARAPET_LOG(kWarning) << w;
+    }
     if (c.policies.watch) {
       impl->policies->Watch(std::chrono::milliseconds(c.policies.watch_interval_ms));
     }

@@ -91,6 +91,14 @@ class Stage {
     (void)input;
     return std::nullopt;
   }
+
+  // Rules of this stage whose matches can span more than `chars` characters (rule id and why),
+  // for `policy check` warnings on output stages: a streamed response can only be held back so
+  // far. Stages with author-written patterns (regex) report them; the default reports none.
+  virtual std::vector<std::string> RulesLongerThan(size_t chars) const {
+    (void)chars;
+    return {};
+  }
 };
 
 }  // namespace parapet::pipeline

@@ -9,6 +9,19 @@ Policy::Policy(Options options, std::vector<std::unique_ptr<const pipeline::Stag
       input_(std::move(input_stages), o_.on_error),
       output_(std::move(output_stages), o_.on_error) {}
 
+std::vector<std::string> Policy::StreamWarnings() const {
+  std::vector<std::string> out;
+  for (const auto& stage : output_.stages()) {
+    for (std::string& w : stage->RulesLongerThan(o_.holdback_chars)) {
+      out.push_back("policy " + o_.name + ": output rule " + std::move(w) +
+                    ", more than holdback_chars=" + std::to_string(o_.holdback_chars) +
+                    "; a streamed response may show the start of such a match before it is "
+                    "recognised");
+    }
+  }
+  return out;
+}
+
 OutputDecision Policy::EvaluateOutput(const std::string& response) const {
   OutputDecision d;
   pipeline::Input input;

@@ -89,6 +89,9 @@ class Policy {
   bool has_output() const { return output_.size() > 0; }
   // Options for a StreamGuard over this policy's output stages.
   pipeline::StreamGuardOptions stream_options() const { return {o_.holdback_chars, o_.mask}; }
+  // Output rules that can match more than holdback_chars characters: a streamed response may
+  // show the start of such a match before it is recognised. For `policy check` and the log.
+  std::vector<std::string> StreamWarnings() const;
   const std::string& output_message() const {
     return o_.output_message.empty() ? o_.message : o_.output_message;
   }

@@ -4,6 +4,8 @@
 
 #include <re2/re2.h>
 
+#include <algorithm>
+
 namespace parapet::pipeline::internal {
 namespace {
 
@@ -339,7 +341,49 @@ std::string Pref(const Node& n) {
   return "";
 }
 
+// Characters; kUnbounded for * + {n,}.
+constexpr size_t kUnbounded = ~size_t{0};
+
+size_t MaxChars(const Node& n) {
+  switch (n.kind) {
+    case Node::kEmpty:
+    case Node::kAssert:
+      return 0;
+    case Node::kAtom:
+      return 1;
+    case Node::kConcat: {
+      size_t total = 0;
+      for (const Node& k : n.kids) {
+        const size_t m = MaxChars(k);
+        if (m == kUnbounded) return kUnbounded;
+        total += m;
+      }
+      return total;
+    }
+    case Node::kAlt: {
+      size_t most = 0;
+      for (const Node& k : n.kids) most = std::max(most, MaxChars(k));
+      return most;
+    }
+    case Node::kRepeat: {
+      const size_t m = MaxChars(n.kids[0]);
+      if (m == 0 || n.max == 0) return 0;
+      if (n.max < 0 || m == kUnbounded) return kUnbounded;
+      return m * static_cast<size_t>(n.max);
+    }
+    case Node::kGroup:
+      return MaxChars(n.kids[0]);
+  }
+  return kUnbounded;
+}
+
 }  // namespace
+
+Result<std::optional<size_t>> MaxMatchChars(std::string_view pattern) {
+  PARAPET_ASSIGN_OR_RETURN(const Node n, Parser(pattern).Parse());
+  const size_t m = MaxChars(n);
+  return m == kUnbounded ? std::optional<size_t>() : std::optional<size_t>(m);
+}
 
 Result<std::string> PrefixClosurePattern(std::string_view pattern) {
   PARAPET_ASSIGN_OR_RETURN(const Node n, Parser(pattern).Parse());

@@ -41,6 +41,8 @@ namespace parapet::pipeline::internal {
 Result<std::string> PrefixClosurePattern(std::string_view pattern);
 // `pattern` with its zero-width assertions dropped and its groups non-capturing.
 Result<std::string> StrippedPattern(std::string_view pattern);
+// The most characters a match of `pattern` can span; nullopt when unbounded (* + {n,}).
+Result<std::optional<size_t>> MaxMatchChars(std::string_view pattern);
 
 class PendingMatcher {
  public:

@@ -113,6 +113,24 @@ class RegexStage final : public Stage {
     return Status::Ok();
   }
 
+  std::vector<std::string> RulesLongerThan(size_t chars) const override {
+    std::vector<std::string> out;
+    auto check = [&](const std::string& rule, const RE2& re) {
+      Result<std::optional<size_t>> most = internal::MaxMatchChars(re.pattern());
+      if (!most.ok()) return;  // not analysable: no claim either way
+      if (!most->has_value()) {
+        out.push_back(rule + ": can match any number of characters (* + or {n,})");
+      } else if (**most > chars) {
+        out.push_back(rule + ": can match up to " + std::to_string(**most) + " characters");
+      }
+    };
+    for (const CompiledPattern& p : deny_) check(p.rule_id, *p.re);
+    for (size_t k = 0; k < allow_.size(); ++k) {
+      check(id_ + ".allow[" + std::to_string(k) + "]", *allow_[k]);
+    }
+    return out;
+  }
+
   // Deny and allow patterns alike: an allow match still growing could exempt a deny match.
   std::optional<size_t> PendingFrom(const Input& input) const override {
     if (input.messages.empty()) return std::nullopt;

@@ -176,6 +176,17 @@ TEST(Cli, PolicyCheckTestAndExplain) {
   EXPECT_NE(cases.out.find("wrong"), std::string::npos) << cases.out;
   ProcessResult ok = Parapet("policy check " + policy);
   EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_EQ(ok.err.find("warning"), std::string::npos) << ok.err;
+  // An output rule that can match more than the hold-back: a warning, still exit 0.
+  std::ofstream(dir + "/long.yaml")
+      << "version: 1\npolicies:\n  p:\n    output:\n      stages:\n        - {id: r, type: "
+         "regex, patterns: [{id: a, pattern: 'x\\s+y'}]}\n";
+  ProcessResult warned = Parapet("policy check " + dir + "/long.yaml");
+  EXPECT_EQ(warned.exit_code, 0) << warned.err;
+  EXPECT_NE(warned.err.find("warning: policy p: output rule r.a: can match any number of "
+                            "characters"),
+            std::string::npos)
+      << warned.err;
   ProcessResult ex =
       Parapet("policy explain --json --policy " + policy + " 'write to bob@example.com'");
   ASSERT_EQ(ex.exit_code, 0) << ex.err;

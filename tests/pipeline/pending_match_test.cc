@@ -38,6 +38,21 @@ TEST(PendingMatch, PrefixClosureOfSimplePatterns) {
   }
 }
 
+TEST(PendingMatch, MaxMatchChars) {
+  auto most = [](const char* p) {
+    Result<std::optional<size_t>> m = MaxMatchChars(p);
+    EXPECT_TRUE(m.ok()) << p;
+    return m.ok() && m->has_value() ? static_cast<int64_t>(**m) : int64_t{-1};
+  };
+  EXPECT_EQ(most("pipe\\s{0,3}bomb"), 11);
+  EXPECT_EQ(most("\\b(?:ab|cde)\\b"), 3);
+  EXPECT_EQ(most("[a-z]{2,4}é?"), 5);
+  EXPECT_EQ(most("(?i)x{3}(?:y{2}){2}"), 7);
+  EXPECT_EQ(most("a+"), -1);
+  EXPECT_EQ(most("a{2,}"), -1);
+  EXPECT_EQ(most("^$"), 0);
+}
+
 TEST(PendingMatch, UnsupportedSyntaxGivesNoMatcher) {
   EXPECT_FALSE(PrefixClosurePattern("a\\Qb*\\E").ok());
   EXPECT_FALSE(PrefixClosurePattern("a(?i)b").ok());  // a flag group inside a group

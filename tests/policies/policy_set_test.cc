@@ -228,6 +228,24 @@ policies:
   const std::vector<TestFailure> f = RunPolicyTests(**set);
   ASSERT_EQ(f.size(), 1u);
   EXPECT_NE(f[0].reason.find("holdback_chars=8"), std::string::npos) << f[0].reason;
+  // `policy check` warns about it before any test is written.
+  const std::vector<std::string> w = (*set)->default_policy().StreamWarnings();
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_NE(w[0].find("output rule r.long: can match up to 30 characters, more than "
+                      "holdback_chars=8"),
+            std::string::npos)
+      << w[0];
+  Result<std::shared_ptr<const PolicySet>> unbounded = Parse(R"(version: 1
+policies:
+  p:
+    output:
+      stages:
+        - {id: r, type: regex, patterns: [{id: a, pattern: 'x\s+y'}, {id: b, pattern: 'x\s{0,3}y'}]}
+)");
+  ASSERT_TRUE(unbounded.ok()) << unbounded.status().ToString();
+  const std::vector<std::string> u = (*unbounded)->default_policy().StreamWarnings();
+  ASSERT_EQ(u.size(), 1u);
+  EXPECT_NE(u[0].find("r.a: can match any number of characters"), std::string::npos) << u[0];
 }
 
 TEST(PolicySet, OutputErrorsNameTheField) {
