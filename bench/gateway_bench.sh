@@ -24,18 +24,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Starts `parapet serve ARGS...` and sets $url once it listens.
-start_gateway() {
-  "$parapet" serve --port 0 "$@" >"$work/serve.out" 2>"$work/serve.log" &
-  pids+=($!)
-  for _ in $(seq 1 300); do
-    url=$(grep -o 'https\?://[0-9.:]*' "$work/serve.out" 2>/dev/null | head -1 || true)
-    [ -n "$url" ] && return 0
-    sleep 0.1
-  done
-  echo "gateway did not start:"; cat "$work/serve.log"; exit 1
-}
-stop_gateway() { kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true; }
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
   -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null

@@ -100,36 +100,38 @@ void CanonicalNode(const YAML::Node& n, std::string& out) {
   }
 }
 
-// The canonical form of a resolved policy: its settings, stages and tests.
+void CanonicalMap(const std::map<std::string, YAML::Node>& m, std::string& out) {
+  for (const auto& [k, v] : m) {
+    out += k + ":";
+    CanonicalNode(v, out);
+    out += ",";
+  }
+}
+
+void CanonicalList(std::string_view key, const auto& list, std::string& out) {
+  out += std::string(key) + ":[";
+  for (const YAML::Node& n : list) {
+    CanonicalNode(n, out);
+    out += ",";
+  }
+  out += "]";
+}
+
+// The canonical form of a resolved policy: its settings, stages and tests. A policy without an
+// output section has the same form (and version) as before output sections existed.
 std::string Canonical(const RawPolicy& p) {
   std::string out = "{";
-  for (const auto& [k, v] : p.fields) {
-    out += k + ":";
-    CanonicalNode(v, out);
-    out += ",";
+  CanonicalMap(p.fields, out);
+  CanonicalList("input", p.stages, out);
+  if (!p.output.empty() || !p.output_stages.empty()) {
+    out += ",output:{";
+    CanonicalMap(p.output, out);
+    CanonicalList("stages", p.output_stages, out);
+    out += "}";
   }
-  out += "input:[";
-  for (const YAML::Node& s : p.stages) {
-    CanonicalNode(s, out);
-    out += ",";
-  }
-  out += "],output:{";
-  for (const auto& [k, v] : p.output) {
-    out += k + ":";
-    CanonicalNode(v, out);
-    out += ",";
-  }
-  out += "stages:[";
-  for (const YAML::Node& s : p.output_stages) {
-    CanonicalNode(s, out);
-    out += ",";
-  }
-  out += "]},tests:[";
-  for (const YAML::Node& t : p.tests) {
-    CanonicalNode(t, out);
-    out += ",";
-  }
-  return out + "]}";
+  out += ",";
+  CanonicalList("tests", p.tests, out);
+  return out + "}";
 }
 
 class Loader {

@@ -522,7 +522,7 @@ TEST_F(GatewayTest, OutputPolicyBlocksAndRedactsStreamsAndStopsTheEngine) {
                           << action << "}]}\n";
   };
   write_policy("block");
-  StartServer({"--model", kDemoModel, "--policy", policy});
+  StartServer({"--model", kDemoModel, "--chat-template", "llama2", "--policy", policy});
   const int kMaxTokens = 120;
   const std::string body = R"({"model":"stories260K","prompt":"Once upon a time","max_tokens":)" +
                            std::to_string(kMaxTokens) + R"(,"temperature":0)";
@@ -602,6 +602,34 @@ TEST_F(GatewayTest, OutputPolicyBlocksAndRedactsStreamsAndStopsTheEngine) {
   const TestResponse rwhole = Send(Request("POST", "/v1/completions", body + "}"));
   EXPECT_EQ(boost::json::parse(rwhole.body).at("choices").as_array()[0].at("text").as_string(),
             rtext);
+
+  // Chat streams go through the same guard: a rule that blocks on any letter stops the answer
+  // before its first word, in a chat.completion.chunk with the content filter result.
+  std::ofstream(policy) << "version: 1\npolicies:\n  default:\n    output:\n      stages:\n"
+                           "        - {id: any, type: regex, patterns: [{id: letter, pattern: "
+                           "'[A-Za-z]'}]}\n";
+  server_->Signal(SIGHUP);
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  const TestResponse chat = Send(Request(
+      "POST", "/v1/chat/completions",
+      R"({"model":"stories260K","max_tokens":50,"stream":true,"messages":[{"role":"user","content":"Tell me a story"}]})"));
+  const std::vector<std::string> cevents = SseData(chat);
+  ASSERT_GE(cevents.size(), 3u) << chat.body;
+  EXPECT_EQ(cevents.back(), "[DONE]");
+  std::string content;
+  for (size_t i = 0; i + 1 < cevents.size(); ++i) {
+    boost::json::value c = boost::json::parse(cevents[i]);
+    const boost::json::object& delta = c.at("choices").as_array()[0].at("delta").as_object();
+    if (delta.contains("content")) content += delta.at("content").as_string().c_str();
+  }
+  EXPECT_EQ(content.find_first_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"),
+            std::string::npos)
+      << content;
+  boost::json::value cfinish = boost::json::parse(cevents[cevents.size() - 2]);
+  const boost::json::value& cchoice = cfinish.at("choices").as_array()[0];
+  EXPECT_EQ(cchoice.at("finish_reason").as_string(), "content_filter");
+  EXPECT_EQ(cchoice.at("content_filter_results").at("policy").at("rule_id").as_string(),
+            "any.letter");
   EXPECT_EQ(server_->Stop(), 0) << server_->log();
 }
 

@@ -103,6 +103,18 @@ TEST(PolicySet, VersionsIgnoreFormattingButNotContent) {
   EXPECT_NE((*Parse(c))->default_policy().version(), va);
 }
 
+TEST(PolicySet, VersionIsTheSha256OfTheCanonicalForm) {
+  // Pinned: a policy's version must not change between Parapet releases unless its content
+  // does (the audit trail records it). No output section: the form it always had.
+  EXPECT_EQ(
+      (*Parse("version: 1\npolicies:\n  p: {message: hi}\n"))->default_policy().version(),
+      "e5f2e738ff22bd390ce080431a70d9113f4972b329e17b6a669d4df6188fee79");  // {message:"hi",input:[],tests:[]}
+  EXPECT_EQ((*Parse("version: 1\npolicies:\n  p: {message: hi, output: {holdback_chars: 8}}\n"))
+                ->default_policy()
+                .version(),
+            "27f2113ff7d5e9c83774feab97eec1fb6946bb2d45d6140464ef8d822a41be3f");
+}
+
 TEST(PolicySet, ErrorsNameFileLineAndField) {
   auto err = [](std::string_view yaml) {
     Result<std::shared_ptr<const PolicySet>> s = Parse(yaml);
