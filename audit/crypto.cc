@@ -104,6 +104,23 @@ Status ParseKeyParts(std::string_view name, std::string_view id_hex, std::string
 
 Hash Sha256(std::string_view data) { return Digest({data}); }
 
+Result<Hash> Sha256File(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return NotFoundError(path + ": cannot open");
+  MdCtx ctx(EVP_MD_CTX_new());
+  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
+  std::vector<char> buf(1 << 20);
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<size_t>(in.gcount()));
+  }
+  if (in.bad()) return DataLossError(path + ": read error");
+  Hash h{};
+  unsigned int n = 0;
+  EVP_DigestFinal_ex(ctx.get(), h.data(), &n);
+  return h;
+}
+
 Hash LeafHash(std::string_view leaf) {
   const char zero = 0x00;
   return Digest({std::string_view(&zero, 1), leaf});

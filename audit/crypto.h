@@ -20,6 +20,8 @@ namespace parapet::audit {
 using Hash = std::array<uint8_t, 32>;
 
 Hash Sha256(std::string_view data);
+// SHA-256 of a file's contents, read in chunks (model weights: gigabytes).
+Result<Hash> Sha256File(const std::string& path);
 Hash LeafHash(std::string_view leaf);         // SHA-256(0x00 || leaf), RFC 6962
 Hash NodeHash(const Hash& l, const Hash& r);  // SHA-256(0x01 || l || r), RFC 6962
 // The RFC 6962 Merkle tree hash of `leaves` (leaf hashes, in order); SHA-256("") when empty.

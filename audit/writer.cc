@@ -342,6 +342,10 @@ void AuditWriter::WriteBatch(std::deque<Pending>& batch) {
   };
   if (!fault.ok()) {
     for (Pending& p : batch) {
+      if (p.type.empty()) {
+        if (p.done) p.done(fault);
+        continue;
+      }
       ++lost_while_suspended_;
       fail(p, fault);
     }
@@ -350,6 +354,10 @@ void AuditWriter::WriteBatch(std::deque<Pending>& batch) {
   std::string bytes;
   std::vector<Pending*> written;
   for (Pending& p : batch) {
+    if (p.type.empty()) {  // a Flush marker: nothing to write, its callback follows the batch
+      written.push_back(&p);
+      continue;
+    }
     std::string line = EncodeNext(p.type, p.fields);
     if (line.empty()) {
       fail(p, InvalidArgumentError("audit record over 64 KiB"));
@@ -359,7 +367,9 @@ void AuditWriter::WriteBatch(std::deque<Pending>& batch) {
     written.push_back(&p);
   }
   if (written.empty()) return;
-  Status s = WriteLines(bytes, written.size());
+  size_t n_records = 0;
+  for (const Pending* p : written) n_records += p->type.empty() ? 0 : 1;
+  Status s = n_records == 0 ? Status::Ok() : WriteLines(bytes, n_records);
   if (!s.ok()) {
     Suspend(s);
     Status f = this->fault();
@@ -514,6 +524,19 @@ Status AuditWriter::AppendSync(std::string type, std::string fields) {
   std::unique_lock<std::mutex> lock(m);
   cv.wait(lock, [&] { return result.has_value(); });
   return *result;
+}
+
+void AuditWriter::Flush() {
+  std::mutex m;
+  std::condition_variable cv;
+  bool done = false;
+  Append("", "", [&](const Status&) {
+    std::lock_guard<std::mutex> lock(m);
+    done = true;
+    cv.notify_one();
+  });
+  std::unique_lock<std::mutex> lock(m);
+  cv.wait(lock, [&] { return done; });
 }
 
 bool AuditWriter::healthy() const {

@@ -76,6 +76,8 @@ class AuditWriter {
   void Append(std::string type, std::string fields, Done done = nullptr);
   // Append and wait for the outcome.
   Status AppendSync(std::string type, std::string fields);
+  // Waits until every record queued before the call was written (or failed) and its callback ran.
+  void Flush();
 
   // False while suspended (a write fault, or free space below min_free_bytes): new work should be
   // refused (on_failure: reject) or served unaudited (degrade).

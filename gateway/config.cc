@@ -109,6 +109,35 @@ Status ReadDocument(const YAML::Node& root, std::string_view name, GatewayConfig
     PARAPET_RETURN_IF_ERROR(s.Get("watch", c.policies.watch));
     return s.GetInRange<int64_t>("watch_interval_ms", c.policies.watch_interval_ms, 100, kMaxMs);
   }));
+  PARAPET_RETURN_IF_ERROR(r.Section("audit", [&](YamlMapReader& s) -> Status {
+    AuditConfig& a = c.audit;
+    PARAPET_RETURN_IF_ERROR(s.Get("dir", a.dir));
+    PARAPET_RETURN_IF_ERROR(s.Get("keys", a.keys));
+    std::string on_failure = "reject";
+    PARAPET_RETURN_IF_ERROR(s.Get("on_failure", on_failure));
+    if (on_failure != "reject" && on_failure != "degrade") {
+      return s.Fail("on_failure", "must be reject or degrade");
+    }
+    a.reject_on_failure = on_failure == "reject";
+    PARAPET_RETURN_IF_ERROR(
+        s.GetInRange<int64_t>("checkpoint_records", a.checkpoint_records, 1, 100000000));
+    PARAPET_RETURN_IF_ERROR(
+        s.GetInRange<int64_t>("checkpoint_seconds", a.checkpoint_seconds, 1, 86400 * 7));
+    PARAPET_RETURN_IF_ERROR(s.Get("checkpoint_sink", a.checkpoint_sink));
+    if (!a.checkpoint_sink.empty() && !a.checkpoint_sink.starts_with("dir:") &&
+        !a.checkpoint_sink.starts_with("command:") && a.checkpoint_sink != "syslog") {
+      return s.Fail("checkpoint_sink", "must be dir:PATH, command:CMD or syslog");
+    }
+    PARAPET_RETURN_IF_ERROR(
+        s.GetInRange<int64_t>("rotate_bytes", a.rotate_bytes, 4096, int64_t{1} << 40));
+    PARAPET_RETURN_IF_ERROR(
+        s.GetInRange<int64_t>("rotate_seconds", a.rotate_seconds, 1, 86400 * 366));
+    PARAPET_RETURN_IF_ERROR(
+        s.GetInRange<int64_t>("min_free_bytes", a.min_free_bytes, 0, int64_t{1} << 50));
+    PARAPET_RETURN_IF_ERROR(
+        s.GetInRange<int64_t>("warn_free_bytes", a.warn_free_bytes, 0, int64_t{1} << 50));
+    return s.GetInRange<int64_t>("group_commit_wait_us", a.group_commit_wait_us, 0, 1000000);
+  }));
   PARAPET_RETURN_IF_ERROR(r.List("api_keys", [&](YamlMapReader& s) {
     c.api_keys.emplace_back();
     return ReadApiKey(s, c.api_keys.back());
@@ -129,6 +158,8 @@ Result<GatewayConfig> ParseGatewayConfig(std::string_view yaml, std::string_view
   c.tls.client_ca_file = Resolve(base_dir, c.tls.client_ca_file);
   c.model.path = Resolve(base_dir, c.model.path);
   c.policies.file = Resolve(base_dir, c.policies.file);
+  c.audit.dir = Resolve(base_dir, c.audit.dir);
+  c.audit.keys = Resolve(base_dir, c.audit.keys);
   return c;
 }
 
@@ -159,6 +190,18 @@ Status ValidateGatewayConfig(const GatewayConfig& c) {
   }
   if (c.tls.insecure_http && !c.tls.client_ca_file.empty()) {
     return InvalidArgumentError("tls: client_ca needs TLS (insecure_http is set)");
+  }
+  if (!c.audit.dir.empty() && c.audit.keys.empty()) {
+    return InvalidArgumentError(
+        "audit: a log directory needs keys (audit.keys / --audit-keys; make them with "
+        "`parapet audit keygen --out DIR`)");
+  }
+  if (!c.audit.dir.empty()) {
+    const std::filesystem::path dir = std::filesystem::weakly_canonical(c.audit.dir);
+    const std::filesystem::path keys = std::filesystem::weakly_canonical(c.audit.keys);
+    if (keys == dir || keys.string().starts_with(dir.string() + "/")) {
+      return InvalidArgumentError("audit: the keys must be kept outside the log directory");
+    }
   }
   std::set<std::string> hashes;
   for (const ApiKeyConfig& k : c.api_keys) {

@@ -78,6 +78,20 @@ struct PolicyConfig {
   int64_t watch_interval_ms = 2000;  // how often the file's mtime/size are checked
 };
 
+struct AuditConfig {
+  std::string dir;                // the audit log directory (audit/FORMAT.md); empty: no audit
+  std::string keys;               // what `parapet audit keygen` wrote: signing.key, hmac.key
+  bool reject_on_failure = true;  // on_failure: reject (503 while not writable) | degrade
+  int64_t checkpoint_records = 1000;
+  int64_t checkpoint_seconds = 60;
+  std::string checkpoint_sink;  // "" | dir:PATH | command:CMD | syslog
+  int64_t rotate_bytes = int64_t{64} << 20;
+  int64_t rotate_seconds = 24 * 3600;
+  int64_t min_free_bytes = int64_t{256} << 20;  // below: stop admitting
+  int64_t warn_free_bytes = int64_t{1} << 30;   // below: warn
+  int64_t group_commit_wait_us = 0;
+};
+
 struct GatewayConfig {
   ListenConfig listen;
   TlsConfig tls;
@@ -87,6 +101,7 @@ struct GatewayConfig {
   EngineConfig engine;
   std::vector<ApiKeyConfig> api_keys;  // empty: no authentication
   PolicyConfig policies;
+  AuditConfig audit;
 };
 
 // Parses YAML text; `name` (the file name) prefixes error messages. Unknown keys, wrong types and

@@ -7,7 +7,11 @@
 #include <cstdio>
 #include <filesystem>
 #include <functional>
+#include <map>
 
+#include "audit/line.h"
+#include "audit/record.h"
+#include "audit/writer.h"
 #include "common/logging.h"
 #include "common/system_info.h"
 #include "engine/chat_template.h"
@@ -118,6 +122,9 @@ class ModelTokenCounter : public pipeline::TokenCounter {
 
 struct Gateway::Impl {
   GatewayConfig config;
+  // The audit writer outlives everything that records into it (declared first: destroyed last).
+  std::unique_ptr<audit::AuditWriter> audit;
+  std::shared_ptr<const AuditSink> audit_sink;
   std::string model_id;
   std::string cert_file;  // generated self-signed certificate, if any
   std::unique_ptr<engine::Model> model;
@@ -159,6 +166,89 @@ Result<std::shared_ptr<TlsContext>> MakeTls(const GatewayConfig& c, std::string&
 }
 
 }  // namespace
+
+namespace {
+
+std::map<std::string, std::string> PolicyVersions(const policies::PolicySet* set) {
+  std::map<std::string, std::string> out;
+  if (set == nullptr) return out;
+  for (const std::string& n : set->names()) out[n] = set->Find(n)->version();
+  return out;
+}
+
+}  // namespace
+
+// The audit trail: keys, the model's SHA-256, the writer (recovering the log), the `start`
+// record, and policy reloads recorded as they happen.
+Status Gateway::OpenAudit(Impl& impl) {
+  const AuditConfig& a = impl.config.audit;
+  Result<audit::SigningKey> signing = audit::SigningKey::Load(a.keys + "/signing.key");
+  Result<audit::HmacKey> hmac = audit::HmacKey::Load(a.keys + "/hmac.key");
+  if (!signing.ok() || !hmac.ok()) {
+    return InvalidArgumentError(
+        "audit.keys: " + (!signing.ok() ? signing.status() : hmac.status()).message() +
+        " (make the keys with `parapet audit keygen --out " + a.keys + "`)");
+  }
+  PARAPET_LOG(kInfo) << "audit: hashing the model weights (" << impl.config.model.path << ")";
+  PARAPET_ASSIGN_OR_RETURN(const audit::Hash weights, audit::Sha256File(impl.config.model.path));
+  audit::WriterOptions wo;
+  wo.dir = a.dir;
+  wo.signing_key = *signing;
+  wo.rotate_bytes = static_cast<uint64_t>(a.rotate_bytes);
+  wo.rotate_seconds = a.rotate_seconds;
+  wo.checkpoint_records = static_cast<uint64_t>(a.checkpoint_records);
+  wo.checkpoint_seconds = a.checkpoint_seconds;
+  wo.sink = a.checkpoint_sink;
+  wo.group_commit_wait_us = a.group_commit_wait_us;
+  wo.min_free_bytes = static_cast<uint64_t>(a.min_free_bytes);
+  wo.warn_free_bytes = static_cast<uint64_t>(a.warn_free_bytes);
+  Result<std::unique_ptr<audit::AuditWriter>> writer = audit::AuditWriter::Open(std::move(wo));
+  if (!writer.ok()) return writer.status().WithContext("audit.dir " + a.dir);
+  impl.audit = std::move(writer).value();
+  auto sink = std::make_shared<AuditSink>();
+  sink->writer = impl.audit.get();
+  sink->hmac = *hmac;
+  sink->reject = a.reject_on_failure;
+  sink->model_sha256 = audit::Hex(weights);
+  impl.audit_sink = sink;
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  const std::shared_ptr<const policies::PolicySet> set =
+      impl.policies ? impl.policies->current() : nullptr;
+  PARAPET_RETURN_IF_ERROR(impl.audit->AppendSync(
+      "start", audit::Fields()
+                   .Str("version", "parapet 0.1")
+                   .Int("pid", getpid())
+                   .Str("host", host)
+                   .Str("model", impl.config.model.path)
+                   .Str("model_sha256", sink->model_sha256)
+                   .Str("policy_file", impl.config.policies.file)
+                   .Map("policy_versions", PolicyVersions(set.get()))
+                   .Str("on_failure", a.reject_on_failure ? "reject" : "degrade")
+                   .Str("hmac_key_id", hmac->id())
+                   .Str("signing_key", signing->verifier().Serialize())
+                   .str()));
+  if (impl.policies) {
+    audit::AuditWriter* w = impl.audit.get();
+    impl.policies->SetReloadListener([w](const Status& s,
+                                         const std::shared_ptr<const policies::PolicySet>& before,
+                                         const std::shared_ptr<const policies::PolicySet>& after) {
+      w->Append("policy_reload", audit::Fields()
+                                     .Bool("ok", s.ok())
+                                     .Map("old", PolicyVersions(before.get()))
+                                     .Map("new", s.ok() ? PolicyVersions(after.get())
+                                                        : std::map<std::string, std::string>{})
+                                     .Str("error", s.ok() ? "" : s.message())
+                                     .str());
+    });
+  }
+  PARAPET_LOG(kInfo) << "audit: log " << impl.audit->log_id() << " in " << a.dir << " ("
+                     << (a.reject_on_failure ? "reject" : "degrade") << " on failure)"
+                     << (impl.audit->recovery_note().empty()
+                             ? std::string()
+                             : "; recovered: " + impl.audit->recovery_note());
+  return Status::Ok();
+}
 
 Result<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& config) {
   PARAPET_RETURN_IF_ERROR(ValidateGatewayConfig(config));
@@ -227,6 +317,8 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& config) {
                              "--policy)";
   }
 
+  if (!c.audit.dir.empty()) PARAPET_RETURN_IF_ERROR(OpenAudit(*impl));
+
   engine::SchedulerOptions so;
   so.max_sequences = c.engine.max_sequences;
   so.max_batch_tokens = c.engine.max_batch_tokens;
@@ -246,6 +338,7 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& config) {
   ho.max_body_bytes = c.limits.max_body_bytes;
   ho.system_fingerprint = Fingerprint(c.model.path, c);
   ho.policies = impl->policies.get();
+  ho.audit = impl->audit_sink;
   impl->handler = std::make_shared<ApiHandler>(*impl->model, *impl->scheduler, *impl->keys,
                                                impl->limiter, impl->metrics, ho);
 
@@ -279,6 +372,11 @@ Status Gateway::Reload() {
   Status result;
   if (impl_->tls) {
     Status s = impl_->tls->Reload();
+    if (impl_->audit) {
+      impl_->audit->Append(
+          "cert_reload",
+          audit::Fields().Bool("ok", s.ok()).Str("error", s.ok() ? "" : s.message()).str());
+    }
     if (s.ok()) {
       PARAPET_LOG(kInfo) << "TLS certificate reloaded (SHA-256 " << impl_->tls->fingerprint()
                          << ")";
@@ -310,7 +408,14 @@ void Gateway::Shutdown() {
   // Order matters. The server's threads are stopped but its io_context lives on, so the
   // scheduler can end what is left (OnDone writes into exchanges nobody sends any more); then
   // no generation is running and the handler's tracker thread may stop; the server goes last.
+  // Admission records still being written see the drain and answer 503 instead of starting.
+  if (impl_->audit) impl_->audit->Flush();
   impl_->scheduler.reset();
+  if (impl_->audit) {
+    // After the last completion record: the stop record, then a final checkpoint.
+    (void)impl_->audit->AppendSync("stop", audit::Fields().Str("reason", "shutdown").str());
+    impl_->audit->Close();
+  }
   impl_->handler.reset();
   impl_->server.reset();
 }

@@ -39,6 +39,7 @@ class Gateway {
  private:
   struct Impl;
   explicit Gateway(std::unique_ptr<Impl> impl);
+  static Status OpenAudit(Impl& impl);
   std::unique_ptr<Impl> impl_;
 };
 

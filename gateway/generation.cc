@@ -162,7 +162,7 @@ void Generation::OnText(std::string_view text, engine::TokenId /*id*/,
       if (guard_->blocked() && cancel_.compare_exchange_strong(expected, kContentFilter)) {
         cancel_id = id_.load();  // stop generating now: nothing more can reach the client
       }
-      if (!spec_.stream) released_ += guarded;
+      if (!spec_.stream || spec_.audit != nullptr) released_ += guarded;
       text = guarded;
     } else if (spec_.logprobs) {
       pending_.push_back(ToLogprob(sample));
@@ -210,11 +210,14 @@ std::optional<ContentFilterInfo> Generation::FilterInfo() const {
 void Generation::OnDone(const Status& status, std::string_view finish_reason,
                         const engine::GenerateResult& summary) {
   GenerationOutcome out;
+  std::string tail;  // what the output guard still held
+  std::optional<ContentFilterInfo> filter;
+  std::string reason;
+  std::optional<audit::CompletionRecord> record;
   {
     std::lock_guard<std::mutex> lock(mu_);
     done_ = true;
     const int cancel = cancel_.load();
-    std::string tail;  // what the output guard still held
     if (guard_ && status.ok() && (cancel == kNotCancelled || cancel == kContentFilter)) {
       tail = GuardFinish();
     }
@@ -229,9 +232,16 @@ void Generation::OnDone(const Status& status, std::string_view finish_reason,
                         : cancel == kDeadline      ? "deadline"
                         : cancel == kContentFilter ? "content_filter"
                                                    : "";
-    const std::optional<ContentFilterInfo> filter = FilterInfo();
-    const std::string reason = filter ? "content_filter" : std::string(finish_reason);
+    filter = FilterInfo();
+    reason = filter ? "content_filter" : std::string(finish_reason);
     out.finish_reason = reason;
+    // What the client gets (Finish* send it): the status and, for failures, the reason.
+    const bool timed_out = cancel == kDeadline;
+    if (timed_out) out.finish_reason = "timeout";
+    out.http_status = spec_.stream                ? 200
+                      : cancel == kClientGone     ? 499
+                      : !status.ok() || timed_out ? FailureError(status, timed_out).http_status
+                                                  : 200;
     if (spec_.policy != nullptr) out.policy = spec_.policy->name();
     if (guard_) {
       pipeline::Action action = pipeline::Action::kAllow;
@@ -246,26 +256,73 @@ void Generation::OnDone(const Status& status, std::string_view finish_reason,
     if (!status.ok()) {
       PARAPET_LOG(kError) << "generation failed: " << status.ToString();
     }
-    if (spec_.stream) {
-      FinishStream(status, reason, tail, filter, summary, out);
+    if (spec_.audit == nullptr) {
+      if (spec_.stream) {
+        FinishStream(status, reason, tail, filter, summary, out, true);
+      } else {
+        FinishBody(status, reason, tail, filter, summary, out, true);
+      }
     } else {
-      FinishBody(status, reason, tail, filter, summary, out);
+      record = CompletionRecordFor(status, tail, summary, out);
     }
   }
-  if (on_finish_) on_finish_(out);
+  if (!record) {
+    if (on_finish_) on_finish_(out);
+    return;
+  }
+  // The completion record is durable before the response's last byte.
+  spec_.audit->Complete(std::move(*record),
+                        [self = shared_from_this(), status, reason, tail, filter,
+                         summary = engine::GenerateResult(summary), out](bool ok) mutable {
+                          {
+                            std::lock_guard<std::mutex> lock(self->mu_);
+                            if (self->spec_.stream) {
+                              self->FinishStream(status, reason, tail, filter, summary, out, ok);
+                            } else {
+                              self->FinishBody(status, reason, tail, filter, summary, out, ok);
+                            }
+                          }
+                          if (self->on_finish_) self->on_finish_(out);
+                        });
+}
+
+audit::CompletionRecord Generation::CompletionRecordFor(const Status& status,
+                                                        const std::string& tail,
+                                                        const engine::GenerateResult& summary,
+                                                        const GenerationOutcome& out) const {
+  audit::CompletionRecord r;
+  r.request_id = spec_.meta.id;
+  r.status = out.http_status;
+  r.finish_reason = out.finish_reason;
+  r.error = !status.ok() ? status.message() : out.cancel_reason;
+  r.prompt_tokens = summary.prompt_tokens;
+  r.completion_tokens = summary.generated_tokens;
+  r.ttft_ms = out.ttft_s < 0 ? -1 : out.ttft_s * 1000;
+  r.duration_ms = out.duration_s * 1000;
+  const std::string text = guard_ ? released_ + tail : summary.text;
+  r.output_hmac = spec_.audit->Tag(text);
+  r.output_chars = audit::CountChars(text);
+  if (guard_) {
+    r.decision = out.output_action;
+    r.findings = AuditFindings(guard_->findings(), guard_->shadow(), guard_->text());
+  }
+  return r;
 }
 
 void Generation::FinishStream(const Status& status, std::string_view reason,
                               const std::string& tail,
                               const std::optional<ContentFilterInfo>& filter,
-                              const engine::GenerateResult& summary, GenerationOutcome& out) {
+                              const engine::GenerateResult& summary, GenerationOutcome& out,
+                              bool audited) {
   out.http_status = 200;
   if (cancel_.load() == kClientGone) return;  // nobody to tell
   const bool timed_out = cancel_.load() == kDeadline;
-  if (!status.ok() || timed_out) {
+  if (!status.ok() || timed_out || !audited) {
     if (timed_out) out.finish_reason = "timeout";
     // Headers are out: the error travels as an SSE event, which the OpenAI clients raise.
-    WriteLocked(SseData(FailureError(status, timed_out).Body()));
+    WriteLocked(SseData(audited
+                            ? FailureError(status, timed_out).Body()
+                            : Overloaded("the audit log could not record this response").Body()));
     exchange_->End();
     return;
   }
@@ -290,15 +347,17 @@ void Generation::FinishStream(const Status& status, std::string_view reason,
 
 void Generation::FinishBody(const Status& status, std::string_view reason, const std::string& tail,
                             const std::optional<ContentFilterInfo>& filter,
-                            const engine::GenerateResult& summary, GenerationOutcome& out) {
+                            const engine::GenerateResult& summary, GenerationOutcome& out,
+                            bool audited) {
   if (cancel_.load() == kClientGone) {
     out.http_status = 499;  // client closed the request (nginx's convention; metrics only)
     return;
   }
   const bool timed_out = cancel_.load() == kDeadline;
-  if (!status.ok() || timed_out) {
+  if (!status.ok() || timed_out || !audited) {
     if (timed_out) out.finish_reason = "timeout";
-    const ApiError e = FailureError(status, timed_out);
+    const ApiError e = audited ? FailureError(status, timed_out)
+                               : Overloaded("the audit log could not record this response");
     out.http_status = e.http_status;
     exchange_->Respond(
         JsonResponse(static_cast<http::status>(e.http_status), e.Body(), spec_.policy_header));

@@ -37,6 +37,7 @@
 #include "gateway/api_error.h"
 #include "gateway/exchange.h"
 #include "gateway/openai_response.h"
+#include "gateway/request_audit.h"
 #include "pipeline/stream_guard.h"
 #include "policies/policy_set.h"
 
@@ -74,6 +75,9 @@ struct GenerationSpec {
   // When it has output stages, a StreamGuard stands between the engine and the client.
   std::shared_ptr<const policies::PolicySet> policy_set;
   const policies::Policy* policy = nullptr;
+  // The request's audit records (null without an audit trail): the completion record is made
+  // durable before the response's last byte goes out.
+  std::shared_ptr<RequestAudit> audit;
 };
 
 // How a generation ended, for metrics and the rate limiter.
@@ -125,12 +129,17 @@ class Generation : public engine::TokenSink, public std::enable_shared_from_this
   void WriteLocked(std::string data);
   // Final responses (REQUIRES: mu_ held).
   // `tail` is what the output guard released at the end; `filter` is set when it blocked.
+  // `audited`: false when the completion record could not be written under on_failure: reject —
+  // the response then ends with an error instead of its normal end.
   void FinishStream(const Status& status, std::string_view reason, const std::string& tail,
                     const std::optional<ContentFilterInfo>& filter,
-                    const engine::GenerateResult& summary, GenerationOutcome& out);
+                    const engine::GenerateResult& summary, GenerationOutcome& out, bool audited);
   void FinishBody(const Status& status, std::string_view reason, const std::string& tail,
                   const std::optional<ContentFilterInfo>& filter,
-                  const engine::GenerateResult& summary, GenerationOutcome& out);
+                  const engine::GenerateResult& summary, GenerationOutcome& out, bool audited);
+  audit::CompletionRecord CompletionRecordFor(const Status& status, const std::string& tail,
+                                              const engine::GenerateResult& summary,
+                                              const GenerationOutcome& out) const;
   std::string CompletionText(const engine::GenerateResult& summary, const std::string& tail) const;
   // The output guard's part of OnText / OnDone (REQUIRES: mu_ held). GuardText returns the text
   // to send now; GuardFinish the rest, at the end.
@@ -164,7 +173,7 @@ class Generation : public engine::TokenSink, public std::enable_shared_from_this
   // Per token still held back: the end of its text in the response, and when it was generated.
   std::deque<std::pair<size_t, SteadyClock::time_point>> unreleased_;  // GUARDED_BY(mu_)
   size_t pushed_bytes_ = 0;                                            // GUARDED_BY(mu_)
-  std::string released_;           // GUARDED_BY(mu_) non-streams: the text released so far
+  std::string released_;  // GUARDED_BY(mu_) released so far (non-streams, and audited streams)
   std::vector<double> latencies_;  // GUARDED_BY(mu_) generation -> release, seconds
 };
 

@@ -211,6 +211,10 @@ void ApiHandler::Handle(std::shared_ptr<Exchange> ex) {
       Reply(ex, target,
             MakeResponse(http::status::service_unavailable, "application/json",
                          R"({"status":"draining"})"));
+    } else if (options_.audit && options_.audit->reject && !options_.audit->writer->healthy()) {
+      Reply(ex, target,
+            MakeResponse(http::status::service_unavailable, "application/json",
+                         R"({"status":"audit_unavailable"})"));
     } else {
       Reply(ex, target,
             MakeResponse(http::status::ok, "application/json", R"({"status":"ready"})"));
@@ -338,7 +342,12 @@ void ApiHandler::HandleChat(const std::shared_ptr<Exchange>& ex, const ApiKeyEnt
   spec.logprobs = req.logprobs;
   std::vector<policies::Turn> turns;
   turns.reserve(req.messages.size());
-  for (const ChatMessage& m : req.messages) turns.push_back({m.role, m.content});
+  std::string sent;  // the messages as the audit trail's HMAC covers them (FORMAT.md)
+  for (const ChatMessage& m : req.messages) {
+    turns.push_back({m.role, m.content});
+    if (options_.audit) sent += (sent.empty() ? "" : "\n\n") + m.role + "\n" + m.content;
+  }
+  if (!StartAudit(ex, key, kChatRoute, sent, static_cast<int64_t>(turns.size()), spec)) return;
   if (!ApplyInputPolicy(ex, key, kChatRoute, turns, spec)) return;
   std::vector<engine::ChatMessage> messages;
   messages.reserve(turns.size());
@@ -385,6 +394,15 @@ void ApiHandler::HandleCompletion(const std::shared_ptr<Exchange>& ex, const Api
   engine::GenerationRequest g;
   bool prompt_is_tokens = req.prompt_is_tokens;
   std::string prompt_text = req.prompt_text;
+  if (options_.audit) {
+    std::string text = prompt_text;
+    if (prompt_is_tokens) {
+      std::vector<engine::TokenId> ids(req.prompt_tokens.begin(), req.prompt_tokens.end());
+      for (engine::TokenId& id : ids) id = std::clamp(id, 0, tok.n_vocab() - 1);
+      text = tok.Decode(ids, /*render_special=*/false, /*strip_leading_space=*/false);
+    }
+    if (!StartAudit(ex, key, kCompletionsRoute, text, 1, spec)) return;
+  }
   if (options_.policies != nullptr) {
     // The policy sees the prompt as text (token-id prompts decoded); a redaction re-tokenizes
     // the redacted text.
@@ -501,15 +519,67 @@ void ApiHandler::Run(const std::shared_ptr<Exchange>& ex, const ApiKeyEntry* key
     for (double s : o.release_latency_s) m->release.Observe(s);
     if (!key_id.empty()) limiter->Release(key_id, admission, o.prompt_tokens + o.completion_tokens);
   };
+  std::shared_ptr<RequestAudit> audit = spec.audit;
+  if (audit) {
+    audit::AdmissionRecord& a = audit->admission;
+    a.max_tokens = request.options.max_tokens;
+    a.temperature = request.options.sampling.temperature;
+    a.top_p = request.options.sampling.top_p;
+    a.top_k = request.options.sampling.top_k;
+    a.seed = request.options.sampling.seed;
+    a.stream = spec.stream;
+    a.prompt_tokens = static_cast<int64_t>(request.prompt.size());
+  }
   auto generation = std::make_shared<Generation>(ex, std::move(spec), model_.tokenizer(),
                                                  scheduler_, std::move(on_finish));
-  ApiResult<uint64_t> started = generation->Start(std::move(request));
-  if (!started.ok()) {
-    if (!key_id.empty()) limiter_.Release(key_id, admission, 0);
-    const ApiError& e = started.error();
-    return ReplyError(ex, route, e, e.http_status == 503 ? 1 : 0);
+  auto start = [this, ex, route_name, key_id, admission, generation,
+                request = std::move(request)](bool go) mutable {
+    if (!go || draining_.load()) {
+      if (!key_id.empty()) limiter_.Release(key_id, admission, 0);
+      return ReplyError(ex, route_name,
+                        go ? Overloaded("the server is shutting down")
+                           : Overloaded("the audit log cannot record requests; retry later"),
+                        1);
+    }
+    ApiResult<uint64_t> started = generation->Start(std::move(request));
+    if (!started.ok()) {
+      if (!key_id.empty()) limiter_.Release(key_id, admission, 0);
+      const ApiError& e = started.error();
+      return ReplyError(ex, route_name, e, e.http_status == 503 ? 1 : 0);
+    }
+    tracker_.Add(generation);
+  };
+  if (!audit) return start(true);
+  // The admission record is durable before generation starts.
+  audit->Admit(std::move(start));
+}
+
+// ---- audit ----
+
+bool ApiHandler::StartAudit(const std::shared_ptr<Exchange>& ex, const ApiKeyEntry* key,
+                            std::string_view route, std::string_view prompt, int64_t messages,
+                            GenerationSpec& spec) {
+  if (!options_.audit) return true;
+  const AuditSink& sink = *options_.audit;
+  if (sink.reject && !sink.writer->healthy()) {
+    ReplyError(ex, route,
+               Overloaded("the audit log cannot record requests (" +
+                          sink.writer->fault().message() + "); retry later"),
+               5);
+    return false;
   }
-  tracker_.Add(generation);
+  spec.audit = std::make_shared<RequestAudit>(options_.audit);
+  audit::AdmissionRecord& a = spec.audit->admission;
+  a.request_id = spec.meta.id;
+  a.tenant = key != nullptr ? key->tenant : "";
+  a.key_id = key != nullptr ? key->hash : "";
+  a.route = std::string(route);
+  a.model = options_.model_id;
+  a.model_sha256 = sink.model_sha256;
+  a.prompt_hmac = spec.audit->Tag(prompt);
+  a.prompt_chars = audit::CountChars(prompt);
+  a.messages = messages;
+  return true;
 }
 
 // ---- input policy ----
@@ -536,6 +606,17 @@ bool ApiHandler::ApplyInputPolicy(const std::shared_ptr<Exchange>& ex, const Api
   for (const pipeline::Finding& f : d.verdict.shadow) {
     metrics_->rule_hits.WithLabels({f.rule_id, "shadow"}).Inc();
   }
+  if (spec.audit) {
+    audit::AdmissionRecord& a = spec.audit->admission;
+    a.policy = policy.name();
+    a.policy_version = policy.version();
+    a.decision = pipeline::ActionName(d.verdict.action);
+    a.stages_us = 0;
+    for (const pipeline::StageReport& r : d.verdict.stages) a.stages_us += r.micros;
+    std::vector<std::string> texts;  // the scanned messages as the client sent them
+    for (size_t i : d.scanned) texts.push_back(turns[i].content);
+    a.findings = AuditFindings(d.verdict, texts, d.scanned);
+  }
   if (d.verdict.action != pipeline::Action::kBlock) {
     if (d.changed) turns = std::move(d.turns);
     return true;
@@ -543,14 +624,31 @@ bool ApiHandler::ApplyInputPolicy(const std::shared_ptr<Exchange>& ex, const Api
   const pipeline::Finding* f = d.verdict.deciding();
   const std::string rule = f != nullptr ? f->rule_id : "policy";
   const policies::Policy::Options& o = policy.options();
-  if (o.on_block == policies::BlockResponse::kRefusal) {
-    RespondRefusal(ex, route, spec, o.refusal, ContentFilterInfo{rule, o.message});
+  const bool refusal = o.on_block == policies::BlockResponse::kRefusal;
+  auto respond = [this, ex, route = std::string(route), spec, rule, refusal,
+                  refusal_text = o.refusal, message = o.message](bool ok) {
+    if (!ok) {
+      return ReplyError(ex, route, Overloaded("the audit log cannot record requests; retry later"),
+                        1);
+    }
+    if (refusal)
+      return RespondRefusal(ex, route, spec, refusal_text, ContentFilterInfo{rule, message});
+    // Never the matched text: the rule id and the policy's own message.
+    const ApiError e{400, "content_policy_violation", message, "", rule};
+    Reply(ex, route, JsonResponse(http::status::bad_request, e.Body(), spec.policy_header));
+  };
+  if (!spec.audit) {
+    respond(true);
     return false;
   }
-  // Never the matched text: the rule id and the policy's own message.
-  const ApiError e{400, "content_policy_violation", o.message, "", rule};
-  Response r = JsonResponse(http::status::bad_request, e.Body(), spec.policy_header);
-  Reply(ex, route, std::move(r));
+  audit::CompletionRecord c;
+  c.request_id = spec.meta.id;
+  c.status = refusal ? 200 : 400;
+  c.finish_reason = "policy_block";
+  c.error = rule;
+  c.output_hmac = spec.audit->Tag(refusal ? o.refusal : "");
+  c.output_chars = refusal ? audit::CountChars(o.refusal) : 0;
+  spec.audit->AdmitAndComplete(std::move(c), std::move(respond));
   return false;
 }
 

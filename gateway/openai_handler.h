@@ -51,11 +51,12 @@ struct ApiHandlerOptions {
   int64_t request_timeout_ms = 600000;  // a generation is cancelled after this long
   int64_t sse_keepalive_ms = 5000;      // ": keepalive" after this long without output
   int64_t max_body_bytes = 4 << 20;     // for strict JSON decoding (the transport enforces it)
-  std::string system_fingerprint;  // "fp_<hex>", identifies the model and configuration  // The
-                                   // input policy (policies/); null: every request is allowed as it
-                                   // is. Must outlive the
+  std::string system_fingerprint;       // "fp_<hex>", identifies the model and configuration
+  // The policy file (policies/); null: every request is allowed as it is. Must outlive the
   // handler.
   policies::PolicyStore* policies = nullptr;
+  // The audit trail (gateway/request_audit.h); null: none.
+  std::shared_ptr<const AuditSink> audit;
 };
 
 class ApiHandler : public Handler {
@@ -67,7 +68,8 @@ class ApiHandler : public Handler {
 
   void Handle(std::shared_ptr<Exchange> exchange) override;
 
-  // While draining (shutdown), /readyz answers 503 and new generations get 503.
+  // While draining (shutdown), /readyz answers 503 and new generations get 503 (also those whose
+  // admission record is still being written).
   void SetDraining(bool draining) { draining_.store(draining); }
 
  private:
@@ -84,6 +86,11 @@ class ApiHandler : public Handler {
   bool ApplyInputPolicy(const std::shared_ptr<Exchange>& ex, const ApiKeyEntry* key,
                         std::string_view route, std::vector<policies::Turn>& turns,
                         GenerationSpec& spec);
+  // With an audit trail: refuses the request (503) when the log cannot take records and
+  // on_failure is reject; else starts the request's admission record (prompt HMAC, who, what).
+  bool StartAudit(const std::shared_ptr<Exchange>& ex, const ApiKeyEntry* key,
+                  std::string_view route, std::string_view prompt, int64_t messages,
+                  GenerationSpec& spec);
   // A completion whose content is the policy's refusal, finish_reason content_filter.
   void RespondRefusal(const std::shared_ptr<Exchange>& ex, std::string_view route,
                       const GenerationSpec& spec, const std::string& refusal,

@@ -63,6 +63,7 @@ class StreamGuard {
   // Response bytes received so far (complete characters), and the prefix of them that is
   // decided: the client has everything before it (masked where redacted).
   size_t received_bytes() const { return text_.size(); }
+  const std::string& text() const { return text_; }  // everything received (finding offsets)
   size_t released_bytes() const { return consumed_; }
   // Complete characters received but not yet released (the bytes of an incomplete last
   // character wait, uncounted, for the rest of it).

@@ -48,6 +48,7 @@ InputDecision Policy::EvaluateInput(std::span<const Turn> turns) const {
         pipeline::Message{turns[i].role, pipeline::ScanText(turns[i].content)});
   }
   d.verdict = input_.Run(input);
+  d.scanned = index;
   if (d.verdict.action == pipeline::Action::kRedact) {
     for (size_t m = 0; m < index.size(); ++m) {
       std::string redacted = pipeline::Redact(turns[index[m]].content, d.verdict.findings,

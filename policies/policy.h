@@ -53,6 +53,8 @@ struct InputDecision {
   // request's turns when nothing was redacted). Same size and order as the request's turns.
   std::vector<Turn> turns;
   bool changed = false;  // a redaction changed some turn
+  // The request turn behind each scanned message (findings' `message` indexes this).
+  std::vector<size_t> scanned;
 };
 
 // The outcome of the output policy on a complete response (non-streaming, tests).

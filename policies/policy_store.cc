@@ -58,14 +58,27 @@ std::string PolicyStore::Stamp() const {
          std::to_string(st.st_size);
 }
 
+void PolicyStore::SetReloadListener(ReloadListener listener) {
+  std::lock_guard<std::mutex> reload(reload_mu_);
+  listener_ = std::move(listener);
+}
+
 Status PolicyStore::Reload() {
   std::lock_guard<std::mutex> reload(reload_mu_);
   stamp_ = Stamp();
+  const std::shared_ptr<const PolicySet> before = current();
   Result<std::shared_ptr<const PolicySet>> next = LoadAndTest(path_, context_);
-  if (!next.ok()) return next.status();
-  std::lock_guard<std::mutex> lock(mu_);
-  current_ = std::move(next).value();
-  ++generation_;
+  if (!next.ok()) {
+    if (listener_) listener_(next.status(), before, before);
+    return next.status();
+  }
+  std::shared_ptr<const PolicySet> after = std::move(next).value();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    current_ = after;
+    ++generation_;
+  }
+  if (listener_) listener_(Status::Ok(), before, after);
   return Status::Ok();
 }
 

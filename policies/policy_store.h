@@ -10,6 +10,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -35,6 +36,13 @@ class PolicyStore {
   // Re-reads the file. OK: the new version serves new requests. Error: the old one stays.
   Status Reload();
 
+  // Called after every reload attempt (SIGHUP or the watcher), on the reloading thread, with its
+  // outcome and the versions before and after (equal when it failed). Set before Watch.
+  using ReloadListener =
+      std::function<void(const Status&, const std::shared_ptr<const PolicySet>& before,
+                         const std::shared_ptr<const PolicySet>& after)>;
+  void SetReloadListener(ReloadListener listener);
+
   // Polls the file's modification time and size every `period` on a thread of its own and
   // reloads when they change (failures are logged, the old version keeps serving).
   void Watch(std::chrono::milliseconds period);
@@ -52,6 +60,7 @@ class PolicyStore {
   uint64_t generation_ = 0;                   // GUARDED_BY(mu_)
   std::mutex reload_mu_;                      // one reload at a time
   std::string stamp_;                         // GUARDED_BY(reload_mu_)
+  ReloadListener listener_;                   // GUARDED_BY(reload_mu_)
 
   std::mutex watch_mu_;
   std::condition_variable watch_cv_;
