@@ -36,7 +36,7 @@ h1{font-size:26px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 10px}
 .card .n{font-size:24px;font-weight:600}.card .l{color:#5f6368;font-size:13px}
 table{border-collapse:collapse;width:100%;font-size:13px}
 th,td{border-bottom:1px solid #e8eaed;padding:4px 8px;text-align:left;vertical-align:top}
-th{background:#f1f3f4}td.num,th.num{text-align:right}
+th{background:#f1f3f4}td.num,th.num{text-align:right}td.t{white-space:nowrap}
 .legend span{display:inline-block;margin-right:14px;font-size:13px}
 .legend i{display:inline-block;width:12px;height:12px;margin-right:4px;vertical-align:-1px}
 svg text{font-size:11px;fill:#3c4043}.note{color:#5f6368;font-size:13px}
@@ -105,6 +105,10 @@ std::string Fixed(double v) {
   return buf;
 }
 
+std::string Plural(int64_t n, const std::string& noun) {
+  return Num(n) + " " + noun + (n == 1 ? "" : "s");
+}
+
 std::string OrNone(const std::string& s) { return s.empty() ? "(none)" : s; }
 
 // ---- page parts ----
@@ -112,8 +116,9 @@ std::string OrNone(const std::string& s) { return s.empty() ? "(none)" : s; }
 void Header(const AuditLog& log, const ReportStats& s, const ReportOptions& o, std::string* out) {
   *out += "<h1>" + Esc(o.title) + "</h1>\n<p class=\"meta\">Generated " +
           Esc(FormatTime(o.generated_at)) + " &middot; log <code>" + Esc(log.log_id) +
-          "</code> in <code>" + Esc(log.dir) + "</code> &middot; " + Num(log.files.size()) +
-          " files &middot; " + Num(s.records) + " records";
+          "</code> in <code>" + Esc(log.dir) + "</code> &middot; " +
+          Plural(static_cast<int64_t>(log.files.size()), "file") + " &middot; " +
+          Plural(s.records, "record");
   if (s.has_records) {
     *out += " &middot; " + Esc(FormatTime(s.first_ts)) + " to " + Esc(FormatTime(s.last_ts));
   }
@@ -143,8 +148,9 @@ void Verification(const VerificationSummary& v, std::string* out) {
 
 void Issues(const AuditLog& log, size_t max_rows, std::string* out) {
   if (log.issues.empty()) return;
-  *out += "<section class=\"box bad\" id=\"issues\"><h2>" + Num(log.issues.size()) +
-          " lines could not be read</h2>\n<p>They are not counted below.</p>\n<table><tr><th>File"
+  *out += "<section class=\"box bad\" id=\"issues\"><h2>" +
+          Plural(static_cast<int64_t>(log.issues.size()), "line") +
+          " could not be read</h2>\n<p>They are not counted below.</p>\n<table><tr><th>File"
           "</th><th class=\"num\">Line</th><th>Problem</th></tr>\n";
   for (size_t i = 0; i < log.issues.size() && i < max_rows; ++i) {
     const ReadIssue& issue = log.issues[i];
@@ -246,6 +252,7 @@ void TimeChart(const ReportStats& s, std::string* out) {
       "<svg viewBox=\"0 0 1000 260\" width=\"100%\" role=\"img\" aria-label=\"Requests over "
       "time\">\n";
   for (int64_t tick : {int64_t{0}, max / 2, max}) {
+    if (tick == max / 2 && (tick == 0 || tick == max)) continue;  // no repeated labels
     const double y = kTop + plot_h - static_cast<double>(tick) * scale;
     *out += "<line x1=\"" + Fixed(kLeft) + "\" x2=\"" + Fixed(kW - 10) + "\" y1=\"" + Fixed(y) +
             "\" y2=\"" + Fixed(y) + "\" stroke=\"#dadce0\"/><text x=\"" + Fixed(kLeft - 6) +
@@ -256,7 +263,7 @@ void TimeChart(const ReportStats& s, std::string* out) {
     const DecisionCounts& c = ts.buckets[i];
     const TimeUs start = ts.start + static_cast<int64_t>(i) * ts.width;
     const double x = kLeft + static_cast<double>(i) * bar_w;
-    *out += "<g><title>" + Esc(FormatTime(start)) + ": " + Num(c.total()) + " requests (" +
+    *out += "<g><title>" + Esc(FormatTime(start)) + ": " + Plural(c.total(), "request") + " (" +
             Num(c.block) + " block, " + Num(c.redact) + " redact, " + Num(c.flag) + " flag, " +
             Num(c.allow) + " allow)</title>";
     Bar(c, x + bar_w * 0.1, bar_w * 0.8, kTop + plot_h, scale, out);
@@ -339,9 +346,9 @@ void PolicyVersions(const ReportStats& s, size_t max_rows, std::string* out) {
   for (size_t i = 0; i < n; ++i) {
     const internal::PolicyVersionSeen& v = s.policy_versions[i];
     *out += "<tr><td>" + Esc(OrNone(v.policy)) + "</td><td><code>" + Esc(v.version) +
-            "</code></td><td>" + Esc(FormatTime(v.first)) + "</td><td>" + Esc(FormatTime(v.last)) +
-            "</td><td>" + Esc(v.source) + "</td><td class=\"num\">" + Num(v.admissions) +
-            "</td></tr>\n";
+            "</code></td><td class=\"t\">" + Esc(FormatTime(v.first)) + "</td><td class=\"t\">" +
+            Esc(FormatTime(v.last)) + "</td><td>" + Esc(v.source) + "</td><td class=\"num\">" +
+            Num(v.admissions) + "</td></tr>\n";
   }
   *out += "</table>\n";
   MoreRows(s.policy_versions.size(), n, out);
@@ -360,8 +367,8 @@ void Lifecycle(const ReportStats& s, size_t max_rows, std::string* out) {
       details += (details.empty() ? "" : "<br>") + std::string("<code>") + Esc(f.key) + "</code> " +
                  Esc(Clip(f.text, 200));
     }
-    *out += "<tr><td class=\"num\">" + Num(static_cast<int64_t>(r.seq)) + "</td><td>" + Esc(r.ts) +
-            "</td><td>" + Esc(r.type) + "</td><td>" + details + "</td></tr>\n";
+    *out += "<tr><td class=\"num\">" + Num(static_cast<int64_t>(r.seq)) + "</td><td class=\"t\">" +
+            Esc(r.ts) + "</td><td>" + Esc(r.type) + "</td><td>" + details + "</td></tr>\n";
   }
   *out += "</table>\n";
   MoreRows(s.lifecycle.size(), n, out);
