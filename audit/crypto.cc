@@ -219,6 +219,11 @@ std::optional<std::string> FromBase64(std::string_view text) {
   if (!text.empty() && text.back() == '=') ++pad;
   if (text.size() > 1 && text[text.size() - 2] == '=') ++pad;
   out.resize(static_cast<size_t>(n) - pad);
+  // Canonical only: unused bits of the last character must be zero (else two texts would
+  // decode to the same bytes, and a changed signature line could pass as the same).
+  if (Base64({reinterpret_cast<const uint8_t*>(out.data()), out.size()}) != text) {
+    return std::nullopt;
+  }
   return out;
 }
 

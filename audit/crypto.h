@@ -44,7 +44,7 @@ class MerkleAccumulator {
 std::string Hex(std::span<const uint8_t> bytes);
 std::optional<Hash> HashFromHex(std::string_view hex);  // 64 hex characters
 std::string Base64(std::span<const uint8_t> bytes);
-std::optional<std::string> FromBase64(std::string_view text);
+std::optional<std::string> FromBase64(std::string_view text);  // canonical encodings only
 
 // The deployment's content key: 32 random bytes, stored as 64 hex characters and a newline.
 class HmacKey {

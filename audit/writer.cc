@@ -86,6 +86,8 @@ Status AuditWriter::Recover() {
     log_id_ = RandomLogId();
     PARAPET_RETURN_IF_ERROR(OpenFile(0));
   } else {
+    std::string last_type;  // of the last valid record
+    bool recovered = false;
     std::vector<std::string> data(files.size());
     for (size_t i = 0; i < files.size(); ++i) {
       PARAPET_ASSIGN_OR_RETURN(data[i], fs_.Read(o_.dir + "/" + files[i].second));
@@ -160,6 +162,7 @@ Status AuditWriter::Recover() {
         tree_.Add(p->hash);
         prev_ = p->hash;
         ++next_seq_;
+        last_type = p->type;
         at = eol + 1;
       }
       if (last && file_ == nullptr) {
@@ -167,6 +170,20 @@ Status AuditWriter::Recover() {
         PARAPET_ASSIGN_OR_RETURN(file_, fs_.OpenAppend(o_.dir + "/" + name));
         file_bytes_ = data[i].size();
       }
+    }
+    if (!recovered && next_seq_ > 0 && last_type != "stop") {
+      // Nothing torn, but no clean stop either: the process died between records.
+      recovery_note_ = "the log ended without a stop record (the server did not shut down cleanly)";
+      PARAPET_LOG(kWarning) << "audit recovery: " << recovery_note_;
+      const std::string rec =
+          EncodeNext("recovery", Fields()
+                                     .Str("reason", "no stop record")
+                                     .Int("cut_bytes", 0)
+                                     .Str("cut_sha256", Hex(Sha256("")))
+                                     .Str("file", file_name_)
+                                     .Int("last_seq", static_cast<int64_t>(next_seq_) - 1)
+                                     .str());
+      PARAPET_RETURN_IF_ERROR(WriteLines(rec, 1));
     }
     file_opened_ = Clock::now();
   }

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   parapet::cli::AddGenerateCommand(app, &run);
   parapet::cli::AddServeCommand(app, &run);
   parapet::cli::AddPolicyCommands(app, &run);
+  parapet::cli::AddAuditCommands(app, &run);
   auto is_command = [&app](const std::string& name) {
     for (const CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
       if (sub->check_name(name)) return true;

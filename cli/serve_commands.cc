@@ -18,6 +18,7 @@ struct ServeArgs {
   std::string config;
   std::string model, model_id, chat_template, host, tls_cert, tls_key, tls_client_ca, backend;
   std::string policy;
+  std::string audit_dir, audit_keys, audit_on_failure;
   std::vector<std::string> api_key_hashes;
   int32_t port = 0, threads = 0, ctx = 0, max_seqs = 0, max_queue = 0, io_threads = 0;
   bool insecure_http = false;
@@ -41,6 +42,9 @@ Result<gateway::GatewayConfig> BuildConfig(const ServeArgs& a, const CLI::App& c
   if (given("--insecure-http")) c.tls.insecure_http = a.insecure_http;
   if (given("--backend")) c.engine.backend = a.backend;
   if (given("--policy")) c.policies.file = a.policy;
+  if (given("--audit-dir")) c.audit.dir = a.audit_dir;
+  if (given("--audit-keys")) c.audit.keys = a.audit_keys;
+  if (given("--audit-on-failure")) c.audit.reject_on_failure = a.audit_on_failure == "reject";
   if (given("--threads")) c.engine.threads = a.threads;
   if (given("--ctx")) c.engine.ctx = a.ctx;
   if (given("--max-seqs")) {
@@ -119,6 +123,12 @@ void AddServeCommand(CLI::App& app, Action* run) {
   cmd->add_option("--api-key-hash", a->api_key_hashes,
                   "accept the key with this hash (sha256:<hex>, from `parapet key new`)");
   cmd->add_option("--policy", a->policy, "policy file (overrides policies.file)");
+  cmd->add_option("--audit-dir", a->audit_dir, "audit log directory (audit.dir)");
+  cmd->add_option("--audit-keys", a->audit_keys,
+                  "keys from `parapet audit keygen`, outside the log directory (audit.keys)");
+  cmd->add_option("--audit-on-failure", a->audit_on_failure,
+                  "reject (503 while the log cannot be written) | degrade")
+      ->check(CLI::IsMember({"reject", "degrade"}));
   cmd->add_option("--backend", a->backend, "compute backend: cpu or cuda");
   cmd->add_option("--threads", a->threads, "compute threads (default: all)");
   cmd->add_option("--ctx", a->ctx, "largest context per request (default: the model's)");

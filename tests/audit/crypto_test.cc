@@ -33,6 +33,8 @@ TEST(AuditCrypto, EncodingsRoundTrip) {
   EXPECT_EQ(Base64({}), "");
   EXPECT_FALSE(FromBase64("abc").has_value());
   EXPECT_FALSE(FromBase64("ab!=").has_value());
+  EXPECT_EQ(FromBase64("QQ=="), "A");
+  EXPECT_FALSE(FromBase64("QR==").has_value());  // the same byte with unused bits set
   const Hash h = Sha256("x");
   EXPECT_EQ(HashFromHex(Hex(h)), h);
   EXPECT_FALSE(HashFromHex("zz").has_value());
