@@ -36,7 +36,8 @@ std::string Str(const boost::json::object& o, const char* key) {
 
 class Verifier {
  public:
-  Verifier(std::string dir, const VerifyOptions& o) : dir_(std::move(dir)), o_(o) {}
+  Verifier(std::string dir, const VerifyOptions& o)
+      : dir_(std::move(dir)), o_(o), trusted_(o.pubkeys) {}
 
   Result<VerifyReport> Run() {
     PARAPET_ASSIGN_OR_RETURN(std::vector<std::string> names, PosixFs().List(dir_));
@@ -180,11 +181,15 @@ class Verifier {
       } else if (!completions_.insert(p->request_id).second) {
         Problem(name, line_no, offset, "pairing", "second completion for " + p->request_id);
       }
-    } else if (p->type == "start" && !o_.pubkey) {
+    } else if (p->type == "start" || p->type == "key_rotation") {
       std::optional<boost::json::object> o = JsonObject(line);
-      if (o) {
-        Result<VerifierKey> k = VerifierKey::Parse(Str(*o, "signing_key"));
-        if (k.ok()) log_key_ = *k;
+      Result<VerifierKey> k = VerifierKey::Parse(o ? Str(*o, "signing_key") : "");
+      if (!k.ok()) {
+        Problem(name, line_no, offset, "record", p->type + " without a valid signing_key");
+      } else if (p->type == "key_rotation") {
+        rotations_.emplace_back(p->seq, *k);
+      } else if (o_.pubkeys.empty()) {
+        Trust(*k);  // consistency only: notes say so
       }
     }
     leaves_.push_back(p->hash);
@@ -193,9 +198,20 @@ class Verifier {
     prev_ = p->hash;
   }
 
-  // A checkpoint's note checked against `key` and against the leaves; "" when it holds.
-  std::string CheckNote(const std::string& note, const VerifierKey& key, uint64_t* size_out) {
-    Result<std::string> text = OpenNote(note, key);
+  void Trust(const VerifierKey& k) {
+    for (const VerifierKey& t : trusted_) {
+      if (t.Serialize() == k.Serialize()) return;
+    }
+    trusted_.push_back(k);
+  }
+
+  // A checkpoint's note checked against the trusted keys and the leaves; "" when it holds.
+  std::string CheckNote(const std::string& note, uint64_t* size_out) {
+    Result<std::string> text = InvalidArgumentError("no trusted key");
+    for (const VerifierKey& k : trusted_) {
+      text = OpenNote(note, k);
+      if (text.ok()) break;
+    }
     if (!text.ok()) return "signature: " + text.status().message();
     Result<Checkpoint> c = ParseCheckpointText(*text);
     if (!c.ok()) return "body: " + c.status().message();
@@ -213,22 +229,15 @@ class Verifier {
     return "";
   }
 
-  const VerifierKey* Key() {
-    if (o_.pubkey) return &*o_.pubkey;
-    if (log_key_) return &*log_key_;
-    return nullptr;
-  }
-
   void CheckCheckpoints(const std::string& file, std::string_view text) {
-    const VerifierKey* key = Key();
-    if (key == nullptr) {
+    if (trusted_.empty()) {
       Problem(file, 0, -1, "checkpoint signature",
               "no key to check checkpoints with (pass --pubkey signing.pub)");
       return;
     }
-    if (!o_.pubkey) {
+    if (o_.pubkeys.empty()) {
       r_.notes.push_back(
-          "checkpoints were checked with the key the log's start record names; "
+          "checkpoints were checked with the keys the log's start records name; "
           "pass --pubkey for an independent check");
     }
     uint64_t last = 0;
@@ -248,11 +257,15 @@ class Verifier {
         continue;
       }
       uint64_t size = 0;
-      const std::string why = CheckNote(Str(*o, "note"), *key, &size);
+      const std::string why = CheckNote(Str(*o, "note"), &size);
       if (!why.empty()) {
         Problem(file, line_no, offset,
                 why.starts_with("signature") ? "checkpoint signature" : "checkpoint", why);
         continue;
+      }
+      // A rotation this checkpoint covers was vouched for by a trusted key: trust the new key.
+      for (const auto& [seq, key] : rotations_) {
+        if (seq < size) Trust(key);
       }
       // The line must be exactly what the writer makes of the signed note (every byte counts).
       const std::string note = Str(*o, "note");
@@ -294,12 +307,11 @@ class Verifier {
       if (!o) return InvalidArgumentError(o_.trusted_checkpoint + ": not a checkpoint");
       note = Str(*o, "note");
     }
-    const VerifierKey* key = Key();
-    if (key == nullptr) {
+    if (trusted_.empty()) {
       return InvalidArgumentError("--trusted-checkpoint needs --pubkey (or a start record)");
     }
     uint64_t size = 0;
-    const std::string why = CheckNote(note, *key, &size);
+    const std::string why = CheckNote(note, &size);
     if (!why.empty()) {
       Problem(o_.trusted_checkpoint, 0, -1, "trusted checkpoint",
               why + " — the log was truncated or rewritten after the checkpoint was exported");
@@ -321,7 +333,8 @@ class Verifier {
   std::vector<std::string> leaf_file_;  // the file each leaf is in
   std::map<std::string, int64_t> admissions_;
   std::set<std::string> completions_;
-  std::optional<VerifierKey> log_key_;
+  std::vector<VerifierKey> trusted_;                         // keys checkpoints may be signed with
+  std::vector<std::pair<uint64_t, VerifierKey>> rotations_;  // key_rotation records: seq, key
 };
 
 }  // namespace

@@ -6,8 +6,8 @@
 // after a break (resynchronising on the next readable record) so one edit shows as one or two
 // problems, not a cascade.
 //
-// Without --pubkey the checkpoints are checked with the key named in the log's own `start`
-// record, which proves consistency but not origin (an attacker who rewrote the log could have
+// Without --pubkey the checkpoints are checked with the keys named in the log's own `start`
+// records, which proves consistency but not origin (an attacker who rewrote the log could have
 // re-signed it): `notes` says so; pass the deployment's `signing.pub` for an independent check.
 //
 // Thread-safety: pure functions over files.
@@ -24,7 +24,10 @@
 namespace parapet::audit {
 
 struct VerifyOptions {
-  std::optional<VerifierKey> pubkey;
+  // The deployment's public signing keys. A key the log rotates to (a key_rotation record) is
+  // trusted once a checkpoint signed by an already trusted key covers that record; a key changed
+  // between runs (a new start record) needs its public key here too.
+  std::vector<VerifierKey> pubkeys;
   std::string trusted_checkpoint;  // path to an exported checkpoint (a JSON line or a note)
 };
 

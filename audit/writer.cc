@@ -394,6 +394,16 @@ void AuditWriter::WriteBatch(std::deque<Pending>& batch) {
     return;
   }
   for (Pending* p : written) {
+    if (p->new_key) {
+      // The old key signs a checkpoint covering the rotation record, then the new one takes over.
+      Status c = Checkpoint();
+      if (!c.ok()) {
+        Suspend(c);
+        if (p->done) p->done(this->fault());
+        continue;
+      }
+      o_.signing_key = *p->new_key;
+    }
     if (p->done) p->done(Status::Ok());
   }
 }
@@ -554,6 +564,31 @@ void AuditWriter::Flush() {
   });
   std::unique_lock<std::mutex> lock(m);
   cv.wait(lock, [&] { return done; });
+}
+
+Status AuditWriter::RotateKeys(SigningKey key, const std::string& hmac_key_id) {
+  std::mutex m;
+  std::condition_variable cv;
+  std::optional<Status> result;
+  Pending p;
+  p.type = "key_rotation";
+  p.fields =
+      Fields().Str("hmac_key_id", hmac_key_id).Str("signing_key", key.verifier().Serialize()).str();
+  p.new_key = std::move(key);
+  p.done = [&](const Status& s) {
+    std::lock_guard<std::mutex> lock(m);
+    result = s;
+    cv.notify_one();
+  };
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closing_) return CancelledError("the audit writer is closed");
+    queue_.push_back(std::move(p));
+  }
+  cv_.notify_one();
+  std::unique_lock<std::mutex> lock(m);
+  cv.wait(lock, [&] { return result.has_value(); });
+  return *result;
 }
 
 bool AuditWriter::healthy() const {

@@ -78,6 +78,10 @@ class AuditWriter {
   Status AppendSync(std::string type, std::string fields);
   // Waits until every record queued before the call was written (or failed) and its callback ran.
   void Flush();
+  // Key rotation: writes a `key_rotation` record naming the new keys, signs a checkpoint covering
+  // it with the current key (so the old key vouches for the new one), then signs with `key`.
+  // Waits for the outcome.
+  Status RotateKeys(SigningKey key, const std::string& hmac_key_id);
 
   // False while suspended (a write fault, or free space below min_free_bytes): new work should be
   // refused (on_failure: reject) or served unaudited (degrade).
@@ -98,6 +102,7 @@ class AuditWriter {
     std::string type;
     std::string fields;
     Done done;
+    std::optional<SigningKey> new_key;  // key_rotation: sign with this after the record
   };
   // Writer thread only.
   void WriteBatch(std::deque<Pending>& batch);

@@ -79,20 +79,20 @@ int RunHash(const std::string& key_file, const std::string& text, const std::str
   return 0;
 }
 
-Result<audit::VerifyReport> Verify(const std::string& dir, const std::string& pubkey,
+Result<audit::VerifyReport> Verify(const std::string& dir, const std::vector<std::string>& pubkeys,
                                    const std::string& trusted) {
   audit::VerifyOptions o;
-  if (!pubkey.empty()) {
-    Result<audit::VerifierKey> k = audit::VerifierKey::Load(pubkey);
+  for (const std::string& path : pubkeys) {
+    Result<audit::VerifierKey> k = audit::VerifierKey::Load(path);
     if (!k.ok()) return k.status();
-    o.pubkey = *k;
+    o.pubkeys.push_back(*k);
   }
   o.trusted_checkpoint = trusted;
   return audit::VerifyLog(dir, o);
 }
 
-int RunVerify(const std::string& dir, const std::string& pubkey, const std::string& trusted,
-              bool json) {
+int RunVerify(const std::string& dir, const std::vector<std::string>& pubkey,
+              const std::string& trusted, bool json) {
   Result<audit::VerifyReport> r = Verify(dir, pubkey, trusted);
   if (!r.ok()) return InputError(r.status().message());
   if (json) {
@@ -146,7 +146,8 @@ int RunQuery(const QueryArgs& a) {
   return 0;
 }
 
-int RunReport(const std::string& dir, const std::string& html, const std::string& pubkey) {
+int RunReport(const std::string& dir, const std::string& html,
+              const std::vector<std::string>& pubkey) {
   Result<audit::AuditLog> log = audit::ReadAuditLog(dir);
   if (!log.ok()) return InputError(log.status().message());
   audit::ReportOptions o;
@@ -214,14 +215,17 @@ void AddAuditCommands(CLI::App& app, Action* run) {
   });
 
   struct VerifyArgs {
-    std::string dir, pubkey, trusted;
+    std::string dir, trusted;
+    std::vector<std::string> pubkey;
     bool json = false;
   };
   auto v = std::make_shared<VerifyArgs>();
   CLI::App* verify = audit->add_subcommand(
       "verify", "Check every record, the hash chain, the checkpoints; exit 1 when broken");
   verify->add_option("DIR", v->dir, "the audit directory")->required();
-  verify->add_option("--pubkey", v->pubkey, "signing.pub (else: the key the log names)");
+  verify->add_option("--pubkey", v->pubkey,
+                     "signing.pub (repeatable: keys changed between runs; else: the keys the log "
+                     "names)");
   verify->add_option("--trusted-checkpoint", v->trusted,
                      "an exported checkpoint (from the sink): the log must still match it");
   verify->add_flag("--json", v->json, "one JSON object");
@@ -242,14 +246,15 @@ void AddAuditCommands(CLI::App& app, Action* run) {
   query->callback([q, run] { *run = [q] { return RunQuery(*q); }; });
 
   struct ReportArgs {
-    std::string dir, html, pubkey;
+    std::string dir, html;
+    std::vector<std::string> pubkey;
   };
   auto r = std::make_shared<ReportArgs>();
   CLI::App* report =
       audit->add_subcommand("report", "One self-contained HTML page for a compliance review");
   report->add_option("DIR", r->dir, "the audit directory")->required();
   report->add_option("--html", r->html, "the page to write")->required();
-  report->add_option("--pubkey", r->pubkey, "signing.pub for the verification shown");
+  report->add_option("--pubkey", r->pubkey, "signing.pub for the verification shown (repeatable)");
   report->callback([r, run] { *run = [r] { return RunReport(r->dir, r->html, r->pubkey); }; });
 }
 

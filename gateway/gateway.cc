@@ -124,7 +124,8 @@ struct Gateway::Impl {
   GatewayConfig config;
   // The audit writer outlives everything that records into it (declared first: destroyed last).
   std::unique_ptr<audit::AuditWriter> audit;
-  std::shared_ptr<const AuditSink> audit_sink;
+  std::shared_ptr<AuditSink> audit_sink;
+  std::string signing_key;  // the verifier form of the key checkpoints are signed with
   std::string model_id;
   std::string cert_file;  // generated self-signed certificate, if any
   std::unique_ptr<engine::Model> model;
@@ -207,10 +208,11 @@ Status Gateway::OpenAudit(Impl& impl) {
   impl.audit = std::move(writer).value();
   auto sink = std::make_shared<AuditSink>();
   sink->writer = impl.audit.get();
-  sink->hmac = *hmac;
+  sink->set_hmac(*hmac);
   sink->reject = a.reject_on_failure;
   sink->model_sha256 = audit::Hex(weights);
   impl.audit_sink = sink;
+  impl.signing_key = signing->verifier().Serialize();
   char host[256] = {};
   gethostname(host, sizeof(host) - 1);
   const std::shared_ptr<const policies::PolicySet> set =
@@ -385,6 +387,10 @@ Status Gateway::Reload() {
       result = s;
     }
   }
+  if (impl_->audit) {
+    Status s = ReloadAuditKeys();
+    if (!s.ok() && result.ok()) result = s;
+  }
   if (impl_->policies) {
     Status s = impl_->policies->Reload();
     if (s.ok()) {
@@ -398,6 +404,33 @@ Status Gateway::Reload() {
     }
   }
   return result;
+}
+
+// SIGHUP: new keys in the keys directory are a key rotation — recorded, vouched for by a
+// checkpoint signed with the old key, then used for new checkpoints and new requests.
+Status Gateway::ReloadAuditKeys() {
+  const std::string& dir = impl_->config.audit.keys;
+  Result<audit::SigningKey> signing = audit::SigningKey::Load(dir + "/signing.key");
+  Result<audit::HmacKey> hmac = audit::HmacKey::Load(dir + "/hmac.key");
+  if (!signing.ok() || !hmac.ok()) {
+    const Status s = !signing.ok() ? signing.status() : hmac.status();
+    PARAPET_LOG(kError) << "audit keys not reloaded, the current ones stay: " << s.message();
+    return s;
+  }
+  if (signing->verifier().Serialize() == impl_->signing_key &&
+      hmac->id() == impl_->audit_sink->hmac()->id()) {
+    return Status::Ok();
+  }
+  const std::string verifier = signing->verifier().Serialize();
+  Status s = impl_->audit->RotateKeys(std::move(signing).value(), hmac->id());
+  if (!s.ok()) {
+    PARAPET_LOG(kError) << "audit key rotation failed: " << s.message();
+    return s;
+  }
+  impl_->signing_key = verifier;
+  impl_->audit_sink->set_hmac(std::move(hmac).value());
+  PARAPET_LOG(kInfo) << "audit keys rotated (signing " << verifier << ")";
+  return Status::Ok();
 }
 
 void Gateway::Shutdown() {

@@ -29,8 +29,9 @@ class Gateway {
   const std::string& model_id() const;
   // The self-signed certificate's file when one was generated, else "".
   const std::string& generated_cert_file() const;
-  // SIGHUP: re-reads the TLS certificate and key and the policy file. Each one that fails keeps
-  // its previous version in use (and is logged); the first failure is returned.
+  // SIGHUP: re-reads the TLS certificate and key, the audit keys (new ones: a recorded key
+  // rotation) and the policy file. Each one that fails keeps its previous version in use (and
+  // is logged); the first failure is returned.
   Status Reload();
   // Stops accepting, lets requests in flight finish up to the configured grace, then cancels
   // the rest and stops the engine. Only port(), url() and model_id() remain usable.
@@ -40,6 +41,7 @@ class Gateway {
   struct Impl;
   explicit Gateway(std::unique_ptr<Impl> impl);
   static Status OpenAudit(Impl& impl);
+  Status ReloadAuditKeys();
   std::unique_ptr<Impl> impl_;
 };
 

@@ -8,11 +8,13 @@
 // client was told happened is missing from the log. `degrade`: the request goes on; the writer
 // counts what it could not write and records it when it resumes.
 //
-// Thread-safety: AuditSink is immutable and shared; a RequestAudit belongs to one request.
+// Thread-safety: AuditSink is shared (its key swap is locked); a RequestAudit belongs to one
+// request.
 #pragma once
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <vector>
@@ -24,16 +26,31 @@
 
 namespace parapet::gateway {
 
-struct AuditSink {
+class AuditSink {
+ public:
   audit::AuditWriter* writer = nullptr;
-  audit::HmacKey hmac;
   bool reject = true;  // on_failure: reject (true) | degrade
   std::string model_sha256;
+
+  // The content key for new requests (a key rotation replaces it; requests keep theirs).
+  std::shared_ptr<const audit::HmacKey> hmac() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return hmac_;
+  }
+  void set_hmac(audit::HmacKey key) {
+    std::lock_guard<std::mutex> lock(mu_);
+    hmac_ = std::make_shared<const audit::HmacKey>(std::move(key));
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::shared_ptr<const audit::HmacKey> hmac_;  // GUARDED_BY(mu_)
 };
 
 class RequestAudit {
  public:
-  explicit RequestAudit(std::shared_ptr<const AuditSink> sink) : sink_(std::move(sink)) {}
+  explicit RequestAudit(std::shared_ptr<const AuditSink> sink)
+      : sink_(std::move(sink)), hmac_(sink_->hmac()) {}
 
   // Filled by the handler before Admit.
   audit::AdmissionRecord admission;
@@ -46,11 +63,12 @@ class RequestAudit {
   // `then(true)`: send the end of the response; `then(false)`: end it with an error instead.
   void Complete(audit::CompletionRecord completion, std::function<void(bool)> then);
 
-  std::string Tag(std::string_view text) const { return sink_->hmac.Tag(text); }
+  std::string Tag(std::string_view text) const { return hmac_->Tag(text); }
   const AuditSink& sink() const { return *sink_; }
 
  private:
   std::shared_ptr<const AuditSink> sink_;
+  std::shared_ptr<const audit::HmacKey> hmac_;  // one key for all of the request's records
 };
 
 // A verdict's findings (enforced and shadow) as audit records, offsets turned into characters of

@@ -87,7 +87,7 @@ void Request(AuditWriter& w, int i) {
 
 VerifyReport Verify(const std::string& dir, const std::string& trusted = "") {
   VerifyOptions o;
-  o.pubkey = Key().verifier();
+  o.pubkeys = {Key().verifier()};
   o.trusted_checkpoint = trusted;
   Result<VerifyReport> r = VerifyLog(dir, o);
   EXPECT_TRUE(r.ok()) << r.status().ToString();
@@ -139,6 +139,71 @@ TEST(AuditWriter, WritesAVerifiableChainWithCheckpoints) {
   Result<ParsedLine> p = ParseRecordLine(first);
   ASSERT_TRUE(p.ok()) << p.status().ToString();
   EXPECT_EQ(p->type, "start");
+}
+
+TEST(AuditWriter, CheckpointsGoToTheExternalSinkToo) {
+  const std::string dir = TempDir("sink");
+  const std::string exported = dir + "/../sink_" + std::to_string(getpid());
+  fs::remove_all(exported);
+  WriterOptions o = Options(dir + "/log");
+  o.checkpoint_records = 2;
+  o.sink = "dir:" + exported;
+  auto w = AuditWriter::Open(o);
+  ASSERT_TRUE(w.ok());
+  Request(**w, 1);
+  Request(**w, 2);
+  (*w)->Close();
+  // The exported file equals the log's own checkpoint file, line for line.
+  const std::string own = ReadAll(CheckpointPath(dir + "/log"));
+  EXPECT_FALSE(own.empty());
+  EXPECT_EQ(ReadAll(exported + "/" + CheckpointFileName((*w)->log_id())), own);
+  // A command sink gets the signed note on stdin.
+  const std::string notes = dir + "/notes.txt";
+  WriterOptions c = Options(dir + "/log2");
+  c.sink = "command:cat >> " + notes;
+  auto w2 = AuditWriter::Open(c);
+  ASSERT_TRUE(w2.ok());
+  Request(**w2, 1);
+  (*w2)->Close();
+  const std::string note = ReadAll(notes);
+  EXPECT_EQ(note.rfind("parapet.audit/" + (*w2)->log_id() + "\n2\n", 0), 0u) << note;
+  EXPECT_TRUE(OpenNote(note, Key().verifier()).ok());
+  fs::remove_all(exported);
+}
+
+TEST(AuditWriter, KeyRotationIsVouchedForByTheOldKey) {
+  const std::string dir = TempDir("rotate_keys");
+  auto w = AuditWriter::Open(Options(dir));
+  ASSERT_TRUE(w.ok());
+  Request(**w, 1);
+  const SigningKey next = *SigningKey::Generate("parapet-next");
+  ASSERT_TRUE((*w)->RotateKeys(next, "0badc0de").ok());
+  Request(**w, 2);
+  (*w)->Close();
+  // The old public key alone verifies everything: the rotation is covered by its checkpoint.
+  VerifyReport r = Verify(dir);
+  EXPECT_TRUE(r.ok()) << Problems(r);
+  EXPECT_EQ(r.uncovered(), 0u);
+  const std::string text = ReadAll(LogFiles(dir)[0]);
+  EXPECT_NE(text.find("\"type\":\"key_rotation\""), std::string::npos);
+  EXPECT_NE(text.find(next.verifier().Serialize()), std::string::npos);
+  // The new key alone cannot vouch for the checkpoints before it.
+  Result<VerifyReport> only_new = VerifyLog(dir, VerifyOptions{{next.verifier()}, ""});
+  ASSERT_TRUE(only_new.ok());
+  EXPECT_FALSE(only_new->ok());
+  // Without the old key's checkpoint over the rotation, the new key is not trusted.
+  const std::string cp = CheckpointPath(dir);
+  std::vector<std::string> lines;
+  {
+    std::istringstream in(ReadAll(cp));
+    for (std::string l; std::getline(in, l);) lines.push_back(l + "\n");
+  }
+  ASSERT_GE(lines.size(), 2u);
+  std::string without_first;
+  for (size_t i = 1; i < lines.size(); ++i) without_first += lines[i];
+  WriteAll(cp, without_first);
+  r = Verify(dir);
+  EXPECT_FALSE(r.ok());
 }
 
 TEST(AuditWriter, ReopensAndContinuesTheChain) {
@@ -353,7 +418,7 @@ TEST(AuditVerify, EveryBitFlipIsDetected) {
         t[i] = static_cast<char>(t[i] ^ (1 << bit));
         WriteAll(path, t);
         ++flips;
-        Result<VerifyReport> r = VerifyLog(dir, VerifyOptions{Key().verifier(), ""});
+        Result<VerifyReport> r = VerifyLog(dir, VerifyOptions{{Key().verifier()}, ""});
         ASSERT_TRUE(!r.ok() || !r->ok())
             << fs::path(path).filename() << " byte " << i << " bit " << bit << " not detected";
       }

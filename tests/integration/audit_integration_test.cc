@@ -243,6 +243,36 @@ TEST_F(AuditTest, KilledUnderLoadEveryCompletedResponseIsInTheLog) {
   EXPECT_EQ(rc, 0) << verify;
 }
 
+TEST_F(AuditTest, NewKeysOnSighupAreARecordedRotation) {
+  ASSERT_TRUE(StartServer());
+  int status = 0;
+  Post("/v1/completions", R"({"model":"stories260K","prompt":"Once","max_tokens":4})", &status);
+  EXPECT_EQ(status, 200);
+  const std::string old_pub = dir_ + "/old-signing.pub";
+  fs::copy_file(dir_ + "/keys/signing.pub", old_pub);
+  std::string out;
+  ASSERT_EQ(RunCommand(ParapetBinary() + " audit keygen --force --name parapet-next --out " + dir_ +
+                           "/keys",
+                       &out),
+            0)
+      << out;
+  server_->Signal(SIGHUP);
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  Post("/v1/completions", R"({"model":"stories260K","prompt":"Once","max_tokens":4})", &status);
+  EXPECT_EQ(status, 200);
+  EXPECT_EQ(server_->Stop(), 0);
+  ASSERT_EQ(Records("key_rotation").size(), 1u) << server_->log();
+  // Requests after the rotation use the new HMAC key.
+  const std::vector<boost::json::object> admissions = Records("admission");
+  ASSERT_EQ(admissions.size(), 2u);
+  EXPECT_NE(admissions[0].at("prompt").at("hmac").as_string().subview(12, 8),
+            admissions[1].at("prompt").at("hmac").as_string().subview(12, 8));
+  // The old public key verifies the whole log, the rotation included.
+  int rc = 0;
+  const std::string v = Audit("verify " + dir_ + "/log --pubkey " + old_pub, &rc);
+  EXPECT_EQ(rc, 0) << v;
+}
+
 TEST_F(AuditTest, ALogThatCannotTakeRecordsRefusesWork) {
   // Free space "below" an impossible threshold: the writer suspends admission.
   std::ofstream(dir_ + "/c.yaml") << "audit:\n  min_free_bytes: 1125899906842624\n";
