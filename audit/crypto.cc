@@ -5,6 +5,9 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include "common/json_writer.h"
+
+#include <boost/json.hpp>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -263,6 +266,115 @@ std::string HmacKey::Tag(std::string_view text) const {
   HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()),
        reinterpret_cast<const unsigned char*>(text.data()), text.size(), md, &n);
   return "hmac-sha256:" + id_ + ":" + Hex({md, n});
+}
+
+// ---- the content store ----
+
+namespace {
+
+struct CipherCtxFree {
+  void operator()(EVP_CIPHER_CTX* c) const { EVP_CIPHER_CTX_free(c); }
+};
+using CipherCtx = std::unique_ptr<EVP_CIPHER_CTX, CipherCtxFree>;
+
+std::string Aad(std::string_view request_id, std::string_view part) {
+  return std::string(request_id) + "\n" + std::string(part);
+}
+
+std::span<const uint8_t> Bytes(std::string_view s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+}  // namespace
+
+ContentKey ContentKey::Generate() {
+  ContentKey k;
+  k.key_.resize(32);
+  RAND_bytes(reinterpret_cast<unsigned char*>(k.key_.data()), 32);
+  k.id_ = Hex(Sha256(k.key_)).substr(0, 8);
+  return k;
+}
+
+Result<ContentKey> ContentKey::Parse(std::string_view text) {
+  std::optional<Hash> raw = HashFromHex(text);
+  if (!raw) return InvalidArgumentError("a content key is 64 lowercase hex characters");
+  ContentKey k;
+  k.key_.assign(reinterpret_cast<const char*>(raw->data()), raw->size());
+  k.id_ = Hex(Sha256(k.key_)).substr(0, 8);
+  return k;
+}
+
+Result<ContentKey> ContentKey::Load(const std::string& path) {
+  PARAPET_ASSIGN_OR_RETURN(std::string text, ReadSmallFile(path));
+  Result<ContentKey> k = Parse(text);
+  if (!k.ok()) return InvalidArgumentError(path + ": " + k.status().message());
+  return k;
+}
+
+std::string ContentKey::Serialize() const { return Hex(Bytes(key_)) + "\n"; }
+
+std::string ContentKey::Seal(std::string_view request_id, std::string_view part,
+                             std::string_view text) const {
+  unsigned char nonce[12];
+  RAND_bytes(nonce, sizeof(nonce));
+  const std::string aad = Aad(request_id, part);
+  std::string out(text.size() + 16, '\0');
+  CipherCtx ctx(EVP_CIPHER_CTX_new());
+  int n = 0, m = 0;
+  EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr,
+                     reinterpret_cast<const unsigned char*>(key_.data()), nonce);
+  EVP_EncryptUpdate(ctx.get(), nullptr, &n, reinterpret_cast<const unsigned char*>(aad.data()),
+                    static_cast<int>(aad.size()));
+  EVP_EncryptUpdate(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &n,
+                    reinterpret_cast<const unsigned char*>(text.data()),
+                    static_cast<int>(text.size()));
+  EVP_EncryptFinal_ex(ctx.get(), reinterpret_cast<unsigned char*>(out.data()) + n, &m);
+  EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, 16,
+                      reinterpret_cast<unsigned char*>(out.data()) + text.size());
+  std::string line = "{\"request_id\":";
+  AppendJsonString(request_id, &line);
+  line += ",\"part\":";
+  AppendJsonString(part, &line);
+  line += ",\"key_id\":\"" + id_ + "\",\"nonce\":\"" + Base64({nonce, 12}) + "\",\"data\":\"" +
+          Base64(Bytes(out)) + "\"}";
+  return line;
+}
+
+Result<std::string> ContentKey::Open(std::string_view line, std::string* request_id,
+                                     std::string* part) const {
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(line, ec);
+  if (ec || !v.is_object()) return InvalidArgumentError("not a content store line");
+  const boost::json::object& o = v.as_object();
+  auto str = [&](const char* k) -> std::string {
+    auto it = o.find(k);
+    return it != o.end() && it->value().is_string() ? std::string(it->value().as_string()) : "";
+  };
+  if (str("key_id") != id_) return InvalidArgumentError("sealed with key " + str("key_id"));
+  std::optional<std::string> nonce = FromBase64(str("nonce"));
+  std::optional<std::string> data = FromBase64(str("data"));
+  if (!nonce || nonce->size() != 12 || !data || data->size() < 16) {
+    return InvalidArgumentError("malformed nonce or data");
+  }
+  const std::string aad = Aad(str("request_id"), str("part"));
+  const size_t len = data->size() - 16;
+  std::string out(len, '\0');
+  CipherCtx ctx(EVP_CIPHER_CTX_new());
+  int n = 0, m = 0;
+  EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr,
+                     reinterpret_cast<const unsigned char*>(key_.data()),
+                     reinterpret_cast<const unsigned char*>(nonce->data()));
+  EVP_DecryptUpdate(ctx.get(), nullptr, &n, reinterpret_cast<const unsigned char*>(aad.data()),
+                    static_cast<int>(aad.size()));
+  EVP_DecryptUpdate(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &n,
+                    reinterpret_cast<const unsigned char*>(data->data()), static_cast<int>(len));
+  EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, 16, data->data() + len);
+  if (EVP_DecryptFinal_ex(ctx.get(), reinterpret_cast<unsigned char*>(out.data()) + n, &m) != 1) {
+    return InvalidArgumentError("does not decrypt (changed, or another key)");
+  }
+  if (request_id != nullptr) *request_id = str("request_id");
+  if (part != nullptr) *part = str("part");
+  return out;
 }
 
 // ---- Ed25519 keys ----

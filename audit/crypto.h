@@ -63,6 +63,29 @@ class HmacKey {
   std::string id_;
 };
 
+// The key of the optional encrypted content store (audit.content_dir): 32 random bytes, stored
+// like the HMAC key. Seal makes one store line — AES-256-GCM over the text, the request id and
+// part ("prompt" | "output") bound in as associated data:
+//   {"request_id":"…","part":"prompt","key_id":"<8 hex>","nonce":"<b64 12 bytes>","data":"<b64>"}
+class ContentKey {
+ public:
+  static ContentKey Generate();
+  static Result<ContentKey> Load(const std::string& path);
+  static Result<ContentKey> Parse(std::string_view text);
+  std::string Serialize() const;
+  const std::string& id() const { return id_; }
+
+  std::string Seal(std::string_view request_id, std::string_view part,
+                   std::string_view text) const;  // without "\n"
+  // The text of a store line sealed with this key; an error when it is not (or was changed).
+  Result<std::string> Open(std::string_view line, std::string* request_id = nullptr,
+                           std::string* part = nullptr) const;
+
+ private:
+  std::string key_;
+  std::string id_;
+};
+
 // An Ed25519 verifier key in the C2SP note format: "<name>+<hex id>+<base64(0x01 || pub)>".
 class VerifierKey {
  public:

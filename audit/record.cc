@@ -93,6 +93,7 @@ std::string EncodeAdmission(const AdmissionRecord& r) {
   AppendRaw(pr, "chars", std::to_string(r.prompt_chars));
   AppendRaw(pr, "tokens", std::to_string(r.prompt_tokens));
   AppendRaw(pr, "messages", std::to_string(r.messages));
+  AppendRaw(pr, "stored", r.prompt_stored ? "true" : "false");
   AppendRaw(o, "prompt", "{" + pr + "}");
   AppendString(o, "decision", r.decision);
   AppendRaw(o, "stages_us", Decimal(r.stages_us));
@@ -115,6 +116,7 @@ std::string EncodeCompletion(const CompletionRecord& r) {
   std::string out;
   AppendString(out, "hmac", r.output_hmac);
   AppendRaw(out, "chars", std::to_string(r.output_chars));
+  AppendRaw(out, "stored", r.output_stored ? "true" : "false");
   AppendRaw(o, "output", "{" + out + "}");
   AppendString(o, "decision", r.decision);
   AppendFindings(o, r.findings);

@@ -45,6 +45,7 @@ struct AdmissionRecord {
   int64_t prompt_chars = 0;
   int64_t prompt_tokens = 0;
   int64_t messages = 0;
+  bool prompt_stored = false;  // sealed in the content store (audit.content_dir)
   std::string decision = "allow";
   double stages_us = 0;
   std::vector<FindingRecord> findings;
@@ -61,6 +62,7 @@ struct CompletionRecord {
   double duration_ms = 0;
   std::string output_hmac;
   int64_t output_chars = 0;
+  bool output_stored = false;      // sealed in the content store
   std::string decision = "allow";  // the output stages' decision ("allow" without any)
   std::vector<FindingRecord> findings;
 };

@@ -211,6 +211,19 @@ Status AuditWriter::Recover() {
     }
   }
   PARAPET_ASSIGN_OR_RETURN(checkpoints_, fs_.OpenAppend(cp_path));
+  if (!o_.content_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(o_.content_dir, ec);
+    if (ec) return InvalidArgumentError(o_.content_dir + ": cannot create: " + ec.message());
+    const std::string path = o_.content_dir + "/content-" + log_id_ + ".jsonl";
+    Result<std::string> old = fs_.Read(path);
+    if (old.ok()) {  // a torn last line from a crash
+      size_t good = old->rfind('\n');
+      good = good == std::string::npos ? 0 : good + 1;
+      if (good < old->size()) PARAPET_RETURN_IF_ERROR(fs_.Truncate(path, good));
+    }
+    PARAPET_ASSIGN_OR_RETURN(content_, fs_.OpenAppend(path));
+  }
   return Status::Ok();
 }
 
@@ -368,7 +381,7 @@ void AuditWriter::WriteBatch(std::deque<Pending>& batch) {
     }
     return;
   }
-  std::string bytes;
+  std::string bytes, content;
   std::vector<Pending*> written;
   for (Pending& p : batch) {
     if (p.type.empty()) {  // a Flush marker: nothing to write, its callback follows the batch
@@ -381,12 +394,18 @@ void AuditWriter::WriteBatch(std::deque<Pending>& batch) {
       continue;
     }
     bytes += line;
+    content += p.content;
     written.push_back(&p);
   }
   if (written.empty()) return;
   size_t n_records = 0;
   for (const Pending* p : written) n_records += p->type.empty() ? 0 : 1;
-  Status s = n_records == 0 ? Status::Ok() : WriteLines(bytes, n_records);
+  Status s;
+  if (!content.empty()) {  // the content first: a record never names content that is not there
+    s = content_ == nullptr ? DataLossError("no content store open") : content_->Append(content);
+    if (s.ok()) s = content_->Sync();
+  }
+  if (s.ok() && n_records > 0) s = WriteLines(bytes, n_records);
   if (!s.ok()) {
     Suspend(s);
     Status f = this->fault();
@@ -526,11 +545,12 @@ void AuditWriter::Run() {
 
 // ---- callers ----
 
-void AuditWriter::Append(std::string type, std::string fields, Done done) {
+void AuditWriter::Append(std::string type, std::string fields, Done done, std::string content) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!closing_) {
-      queue_.push_back(Pending{std::move(type), std::move(fields), std::move(done)});
+      queue_.push_back(Pending{std::move(type), std::move(fields), std::move(done), std::nullopt,
+                               std::move(content)});
       cv_.notify_one();
       return;
     }

@@ -40,12 +40,15 @@ namespace parapet::audit {
 
 struct WriterOptions {
   std::string dir;
-  SigningKey signing_key;                  // signs checkpoints
-  uint64_t rotate_bytes = 64ull << 20;     // start a new file past this size
-  int64_t rotate_seconds = 24 * 3600;      // ... or this age
-  uint64_t checkpoint_records = 1000;      // a checkpoint after this many new records
-  int64_t checkpoint_seconds = 60;         // ... or this long with new records
-  std::string sink;                        // "", "dir:PATH", "command:CMD", "syslog"
+  SigningKey signing_key;               // signs checkpoints
+  uint64_t rotate_bytes = 64ull << 20;  // start a new file past this size
+  int64_t rotate_seconds = 24 * 3600;   // ... or this age
+  uint64_t checkpoint_records = 1000;   // a checkpoint after this many new records
+  int64_t checkpoint_seconds = 60;      // ... or this long with new records
+  std::string sink;                     // "", "dir:PATH", "command:CMD", "syslog"
+  // The encrypted content store (off when empty): a directory apart from `dir` for
+  // content-<log_id>.jsonl, whose lines (ContentKey::Seal) are made durable with their records.
+  std::string content_dir;
   int64_t group_commit_wait_us = 0;        // linger this long for more records per batch
   int64_t retry_ms = 1000;                 // after a fault: how often to try a new file
   uint64_t warn_free_bytes = 1ull << 30;   // log a warning below this much free space
@@ -73,7 +76,8 @@ class AuditWriter {
   // Queues a record; `done` runs on the writer thread once it is durable (OK) or could not be
   // written (an error: the writer is suspended, or the record is over 64 KiB). Never blocks on
   // I/O. `fields` is from record.h (EncodeAdmission, Fields...).
-  void Append(std::string type, std::string fields, Done done = nullptr);
+  // `content`: lines for the content store (sealed text), durable before the record is.
+  void Append(std::string type, std::string fields, Done done = nullptr, std::string content = {});
   // Append and wait for the outcome.
   Status AppendSync(std::string type, std::string fields);
   // Waits until every record queued before the call was written (or failed) and its callback ran.
@@ -103,6 +107,7 @@ class AuditWriter {
     std::string fields;
     Done done;
     std::optional<SigningKey> new_key;  // key_rotation: sign with this after the record
+    std::string content;                // content store lines, "\n"-terminated
   };
   // Writer thread only.
   void WriteBatch(std::deque<Pending>& batch);
@@ -147,6 +152,7 @@ class AuditWriter {
   uint64_t lost_while_suspended_ = 0;
   std::chrono::steady_clock::time_point last_retry_;
   std::unique_ptr<AuditFile> checkpoints_;
+  std::unique_ptr<AuditFile> content_;  // the content store file, when configured
   uint64_t checkpointed_size_ = 0;
   std::chrono::steady_clock::time_point last_checkpoint_;
   std::chrono::steady_clock::time_point last_space_check_;

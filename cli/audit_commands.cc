@@ -17,6 +17,7 @@
 #include "audit/report.h"
 #include "audit/verify.h"
 #include "cli/commands.h"
+#include "common/json_writer.h"
 
 namespace parapet::cli {
 namespace {
@@ -42,7 +43,7 @@ int RunKeygen(const std::string& out, std::string name, bool force) {
   std::error_code ec;
   fs::create_directories(out, ec);
   if (ec) return InputError(out + ": cannot create: " + ec.message());
-  for (const char* f : {"signing.key", "signing.pub", "hmac.key"}) {
+  for (const char* f : {"signing.key", "signing.pub", "hmac.key", "content.key"}) {
     if (!force && fs::exists(out + "/" + f)) {
       return InputError(out + "/" + f + " exists (keys are not replaced; --force to overwrite)");
     }
@@ -50,16 +51,20 @@ int RunKeygen(const std::string& out, std::string name, bool force) {
   Result<audit::SigningKey> signing = audit::SigningKey::Generate(name);
   if (!signing.ok()) return InputError("--name: " + signing.status().message());
   const audit::HmacKey hmac = audit::HmacKey::Generate();
+  const audit::ContentKey content = audit::ContentKey::Generate();
   for (const auto& [file, text, mode] :
        {std::tuple{std::string("signing.key"), signing->Serialize() + "\n", mode_t{0600}},
         std::tuple{std::string("signing.pub"), signing->verifier().Serialize() + "\n",
                    mode_t{0644}},
-        std::tuple{std::string("hmac.key"), hmac.Serialize(), mode_t{0600}}}) {
+        std::tuple{std::string("hmac.key"), hmac.Serialize(), mode_t{0600}},
+        std::tuple{std::string("content.key"), content.Serialize(), mode_t{0600}}}) {
     Status s = WriteKeyFile(out + "/" + file, text, mode);
     if (!s.ok()) return InputError(s.message());
   }
-  std::printf("wrote %s/signing.key (private), %s/signing.pub, %s/hmac.key (private, id %s)\n",
-              out.c_str(), out.c_str(), out.c_str(), hmac.id().c_str());
+  std::printf(
+      "wrote %s/signing.key (private), %s/signing.pub, %s/hmac.key (private, id %s), "
+      "%s/content.key (private; used only with audit.content_dir)\n",
+      out.c_str(), out.c_str(), out.c_str(), hmac.id().c_str(), out.c_str());
   std::printf("verifier key: %s\n", signing->verifier().Serialize().c_str());
   return 0;
 }
@@ -177,6 +182,43 @@ int RunReport(const std::string& dir, const std::string& html,
   return 0;
 }
 
+// content: decrypts the content store's lines (all, or one request's) as JSON lines.
+int RunContent(const std::string& dir, const std::string& key_file, const std::string& request) {
+  Result<audit::ContentKey> key = audit::ContentKey::Load(key_file);
+  if (!key.ok()) return InputError(key.status().message());
+  std::error_code ec;
+  int rc = 0, found = 0;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (!name.starts_with("content-") || !name.ends_with(".jsonl")) continue;
+    std::ifstream in(e.path());
+    int line_no = 0;
+    for (std::string line; std::getline(in, line);) {
+      ++line_no;
+      std::string id, part;
+      Result<std::string> text = key->Open(line, &id, &part);
+      if (!text.ok()) {
+        std::fprintf(stderr, "parapet: %s:%d: %s\n", name.c_str(), line_no,
+                     text.status().message().c_str());
+        rc = 1;
+        continue;
+      }
+      if (!request.empty() && id != request) continue;
+      ++found;
+      std::string out = "{\"request_id\":";
+      AppendJsonString(id, &out);
+      out += ",\"part\":";
+      AppendJsonString(part, &out);
+      out += ",\"text\":";
+      AppendJsonString(*text, &out);
+      std::printf("%s}\n", out.c_str());
+    }
+  }
+  if (ec) return InputError(dir + ": " + ec.message());
+  if (!request.empty() && found == 0 && rc == 0) return InputError("no content for " + request);
+  return rc;
+}
+
 }  // namespace
 
 void AddAuditCommands(CLI::App& app, Action* run) {
@@ -244,6 +286,17 @@ void AddAuditCommands(CLI::App& app, Action* run) {
   query->add_option("--type", q->type, "lifecycle | start | stop | policy_reload | ...");
   query->add_option("--format", q->format, "table (default) | jsonl");
   query->callback([q, run] { *run = [q] { return RunQuery(*q); }; });
+
+  struct ContentArgs {
+    std::string dir, key, request;
+  };
+  auto c = std::make_shared<ContentArgs>();
+  CLI::App* content = audit->add_subcommand(
+      "content", "Decrypt the content store (audit.content_dir): prompts and outputs");
+  content->add_option("DIR", c->dir, "the content store directory")->required();
+  content->add_option("--key", c->key, "content.key from the keys directory")->required();
+  content->add_option("--request", c->request, "only this request id");
+  content->callback([c, run] { *run = [c] { return RunContent(c->dir, c->key, c->request); }; });
 
   struct ReportArgs {
     std::string dir, html;

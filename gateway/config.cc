@@ -124,6 +124,7 @@ Status ReadDocument(const YAML::Node& root, std::string_view name, GatewayConfig
     PARAPET_RETURN_IF_ERROR(
         s.GetInRange<int64_t>("checkpoint_seconds", a.checkpoint_seconds, 1, 86400 * 7));
     PARAPET_RETURN_IF_ERROR(s.Get("checkpoint_sink", a.checkpoint_sink));
+    PARAPET_RETURN_IF_ERROR(s.Get("content_dir", a.content_dir));
     if (!a.checkpoint_sink.empty() && !a.checkpoint_sink.starts_with("dir:") &&
         !a.checkpoint_sink.starts_with("command:") && a.checkpoint_sink != "syslog") {
       return s.Fail("checkpoint_sink", "must be dir:PATH, command:CMD or syslog");
@@ -160,6 +161,7 @@ Result<GatewayConfig> ParseGatewayConfig(std::string_view yaml, std::string_view
   c.policies.file = Resolve(base_dir, c.policies.file);
   c.audit.dir = Resolve(base_dir, c.audit.dir);
   c.audit.keys = Resolve(base_dir, c.audit.keys);
+  c.audit.content_dir = Resolve(base_dir, c.audit.content_dir);
   return c;
 }
 
@@ -201,6 +203,10 @@ Status ValidateGatewayConfig(const GatewayConfig& c) {
     const std::filesystem::path keys = std::filesystem::weakly_canonical(c.audit.keys);
     if (keys == dir || keys.string().starts_with(dir.string() + "/")) {
       return InvalidArgumentError("audit: the keys must be kept outside the log directory");
+    }
+    if (!c.audit.content_dir.empty() &&
+        std::filesystem::weakly_canonical(c.audit.content_dir) == dir) {
+      return InvalidArgumentError("audit: content_dir must be a directory apart from the log");
     }
   }
   std::set<std::string> hashes;

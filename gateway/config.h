@@ -85,6 +85,7 @@ struct AuditConfig {
   int64_t checkpoint_records = 1000;
   int64_t checkpoint_seconds = 60;
   std::string checkpoint_sink;  // "" | dir:PATH | command:CMD | syslog
+  std::string content_dir;      // encrypted prompts and outputs (audit.content_dir; off when empty)
   int64_t rotate_bytes = int64_t{64} << 20;
   int64_t rotate_seconds = 24 * 3600;
   int64_t min_free_bytes = int64_t{256} << 20;  // below: stop admitting

@@ -200,6 +200,13 @@ Status Gateway::OpenAudit(Impl& impl) {
   wo.checkpoint_records = static_cast<uint64_t>(a.checkpoint_records);
   wo.checkpoint_seconds = a.checkpoint_seconds;
   wo.sink = a.checkpoint_sink;
+  wo.content_dir = a.content_dir;
+  std::optional<audit::ContentKey> content_key;
+  if (!a.content_dir.empty()) {
+    Result<audit::ContentKey> k = audit::ContentKey::Load(a.keys + "/content.key");
+    if (!k.ok()) return InvalidArgumentError("audit.content_dir needs " + k.status().message());
+    content_key = *k;
+  }
   wo.group_commit_wait_us = a.group_commit_wait_us;
   wo.min_free_bytes = static_cast<uint64_t>(a.min_free_bytes);
   wo.warn_free_bytes = static_cast<uint64_t>(a.warn_free_bytes);
@@ -209,6 +216,7 @@ Status Gateway::OpenAudit(Impl& impl) {
   auto sink = std::make_shared<AuditSink>();
   sink->writer = impl.audit.get();
   sink->set_hmac(*hmac);
+  sink->content_key = content_key;
   sink->reject = a.reject_on_failure;
   sink->model_sha256 = audit::Hex(weights);
   impl.audit_sink = sink;

@@ -271,7 +271,8 @@ void Generation::OnDone(const Status& status, std::string_view finish_reason,
     return;
   }
   // The completion record is durable before the response's last byte.
-  spec_.audit->Complete(std::move(*record),
+  const std::string output = guard_ ? released_ + tail : summary.text;
+  spec_.audit->Complete(std::move(*record), output,
                         [self = shared_from_this(), status, reason, tail, filter,
                          summary = engine::GenerateResult(summary), out](bool ok) mutable {
                           {

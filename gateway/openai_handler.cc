@@ -578,6 +578,7 @@ bool ApiHandler::StartAudit(const std::shared_ptr<Exchange>& ex, const ApiKeyEnt
   a.model_sha256 = sink.model_sha256;
   a.prompt_hmac = spec.audit->Tag(prompt);
   a.prompt_chars = audit::CountChars(prompt);
+  if (sink.content_key) spec.audit->prompt_text = std::string(prompt);
   a.messages = messages;
   return true;
 }
@@ -648,7 +649,7 @@ bool ApiHandler::ApplyInputPolicy(const std::shared_ptr<Exchange>& ex, const Api
   c.error = rule;
   c.output_hmac = spec.audit->Tag(refusal ? o.refusal : "");
   c.output_chars = refusal ? audit::CountChars(o.refusal) : 0;
-  spec.audit->AdmitAndComplete(std::move(c), std::move(respond));
+  spec.audit->AdmitAndComplete(std::move(c), refusal ? o.refusal : "", std::move(respond));
   return false;
 }
 

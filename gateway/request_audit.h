@@ -15,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -31,6 +32,7 @@ class AuditSink {
   audit::AuditWriter* writer = nullptr;
   bool reject = true;  // on_failure: reject (true) | degrade
   std::string model_sha256;
+  std::optional<audit::ContentKey> content_key;  // set: prompts and outputs are sealed and kept
 
   // The content key for new requests (a key rotation replaces it; requests keep theirs).
   std::shared_ptr<const audit::HmacKey> hmac() const {
@@ -54,19 +56,26 @@ class RequestAudit {
 
   // Filled by the handler before Admit.
   audit::AdmissionRecord admission;
+  std::string prompt_text;  // kept only for the content store
 
   // `then(true)`: go on (the record is durable, or could not be written under degrade);
   // `then(false)`: answer 503 (reject). Runs on the writer thread.
   void Admit(std::function<void(bool)> then);
   // A request answered at admission (a policy block): admission and completion together.
-  void AdmitAndComplete(audit::CompletionRecord completion, std::function<void(bool)> then);
+  void AdmitAndComplete(audit::CompletionRecord completion, const std::string& output,
+                        std::function<void(bool)> then);
   // `then(true)`: send the end of the response; `then(false)`: end it with an error instead.
-  void Complete(audit::CompletionRecord completion, std::function<void(bool)> then);
+  // `output` is what the client got (sealed when the content store is on).
+  void Complete(audit::CompletionRecord completion, const std::string& output,
+                std::function<void(bool)> then);
 
   std::string Tag(std::string_view text) const { return hmac_->Tag(text); }
   const AuditSink& sink() const { return *sink_; }
 
  private:
+  // The content store line for one part ("" when the store is off; marks the record stored).
+  std::string Seal(std::string_view part, const std::string& text, bool* stored) const;
+
   std::shared_ptr<const AuditSink> sink_;
   std::shared_ptr<const audit::HmacKey> hmac_;  // one key for all of the request's records
 };

@@ -50,6 +50,33 @@ TEST(AuditCrypto, HmacTagsAreKeyedAndStable) {
   EXPECT_FALSE(HmacKey::Parse("short").ok());
 }
 
+TEST(AuditCrypto, ContentIsSealedToItsRequestAndPart) {
+  const ContentKey k = ContentKey::Generate();
+  const std::string line = k.Seal("req-1", "prompt", "mail bob@example.com");
+  EXPECT_EQ(line.find("bob@"), std::string::npos) << line;
+  std::string id, part;
+  Result<std::string> text = k.Open(line, &id, &part);
+  ASSERT_TRUE(text.ok()) << text.status().ToString();
+  EXPECT_EQ(*text, "mail bob@example.com");
+  EXPECT_EQ(id, "req-1");
+  EXPECT_EQ(part, "prompt");
+  // Moved to another request or part, changed, or another key: it does not open.
+  std::string moved = line;
+  moved.replace(moved.find("req-1"), 5, "req-2");
+  EXPECT_FALSE(k.Open(moved).ok());
+  std::string other_part = line;
+  other_part.replace(other_part.find("prompt"), 6, "output");
+  EXPECT_FALSE(k.Open(other_part).ok());
+  std::string flipped = line;
+  const size_t data = flipped.find("\"data\":\"") + 8;
+  flipped[data] = flipped[data] == 'A' ? 'B' : 'A';
+  EXPECT_FALSE(k.Open(flipped).ok());
+  EXPECT_FALSE(ContentKey::Generate().Open(line).ok());
+  Result<ContentKey> again = ContentKey::Parse(k.Serialize().substr(0, 64));
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->Open(line).ok());
+}
+
 TEST(AuditCrypto, SignedNotesVerifyAndRejectTampering) {
   Result<SigningKey> key = SigningKey::Generate("parapet-test");
   ASSERT_TRUE(key.ok()) << key.status().ToString();

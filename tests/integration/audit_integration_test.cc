@@ -273,6 +273,35 @@ TEST_F(AuditTest, NewKeysOnSighupAreARecordedRotation) {
   EXPECT_EQ(rc, 0) << v;
 }
 
+TEST_F(AuditTest, TheOptionalContentStoreKeepsTextEncryptedApartFromTheLog) {
+  std::ofstream(dir_ + "/c.yaml") << "audit:\n  content_dir: " << dir_ << "/content\n";
+  ASSERT_TRUE(StartServer({"--config", dir_ + "/c.yaml"}));
+  int status = 0;
+  const std::string body = Post(
+      "/v1/chat/completions",
+      R"({"model":"stories260K","max_tokens":5,"messages":[{"role":"user","content":"mail bob@example.com"}]})",
+      &status);
+  EXPECT_EQ(status, 200) << body;
+  EXPECT_EQ(server_->Stop(), 0);
+  const std::vector<boost::json::object> admissions = Records("admission");
+  ASSERT_EQ(admissions.size(), 1u);
+  EXPECT_TRUE(admissions[0].at("prompt").at("stored").as_bool());
+  EXPECT_TRUE(Records("completion")[0].at("output").at("stored").as_bool());
+  EXPECT_EQ(AllLogText().find("bob@example.com"), std::string::npos);
+  const std::string id(admissions[0].at("request_id").as_string());
+  int rc = 0;
+  const std::string out = Audit(
+      "content " + dir_ + "/content --key " + dir_ + "/keys/content.key --request " + id, &rc);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find(R"("part":"prompt","text":"user\nmail bob@example.com")"), std::string::npos)
+      << out;
+  EXPECT_NE(out.find(R"("part":"output")"), std::string::npos) << out;
+  // The text in the store matches the log's HMAC of it.
+  std::ofstream(dir_ + "/sent.txt", std::ios::binary) << "user\nmail bob@example.com";
+  EXPECT_EQ(Audit("hash --key " + dir_ + "/keys/hmac.key --file " + dir_ + "/sent.txt"),
+            std::string(admissions[0].at("prompt").at("hmac").as_string()) + "\n");
+}
+
 TEST_F(AuditTest, ALogThatCannotTakeRecordsRefusesWork) {
   // Free space "below" an impossible threshold: the writer suspends admission.
   std::ofstream(dir_ + "/c.yaml") << "audit:\n  min_free_bytes: 1125899906842624\n";
