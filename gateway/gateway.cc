@@ -121,6 +121,15 @@ class ModelTokenCounter : public pipeline::TokenCounter {
 }  // namespace
 
 struct Gateway::Impl {
+  // A gateway that never started serving (Start failed after the audit log was opened) closes
+  // its log cleanly, so the next start does not take it for a crash.
+  ~Impl() {
+    if (audit != nullptr && !shut_down) {
+      (void)audit->AppendSync("stop", audit::Fields().Str("reason", "start failed").str());
+      audit->Close();
+    }
+  }
+
   GatewayConfig config;
   // The audit writer outlives everything that records into it (declared first: destroyed last).
   std::unique_ptr<audit::AuditWriter> audit;
