@@ -230,42 +230,53 @@ std::optional<std::string> FromBase64(std::string_view text) {
   return out;
 }
 
-// ---- HMAC ----
+// ---- secret keys, HMAC ----
 
-HmacKey HmacKey::Generate() {
-  HmacKey k;
+SecretKey SecretKey::Generate() {
+  SecretKey k;
   k.key_.resize(32);
   RAND_bytes(reinterpret_cast<unsigned char*>(k.key_.data()), 32);
   k.id_ = Hex(Sha256(k.key_)).substr(0, 8);
   return k;
 }
 
-Result<HmacKey> HmacKey::Parse(std::string_view text) {
+Result<SecretKey> SecretKey::Parse(std::string_view text, std::string_view what) {
   std::optional<Hash> raw = HashFromHex(text);
-  if (!raw) return InvalidArgumentError("an HMAC key is 64 lowercase hex characters");
-  HmacKey k;
+  if (!raw) return InvalidArgumentError(std::string(what) + " is 64 lowercase hex characters");
+  SecretKey k;
   k.key_.assign(reinterpret_cast<const char*>(raw->data()), raw->size());
   k.id_ = Hex(Sha256(k.key_)).substr(0, 8);
   return k;
 }
 
-Result<HmacKey> HmacKey::Load(const std::string& path) {
+Result<SecretKey> SecretKey::Load(const std::string& path, std::string_view what) {
   PARAPET_ASSIGN_OR_RETURN(std::string text, ReadSmallFile(path));
-  Result<HmacKey> k = Parse(text);
+  Result<SecretKey> k = Parse(text, what);
   if (!k.ok()) return InvalidArgumentError(path + ": " + k.status().message());
   return k;
 }
 
-std::string HmacKey::Serialize() const {
+std::string SecretKey::Serialize() const {
   return Hex({reinterpret_cast<const uint8_t*>(key_.data()), key_.size()}) + "\n";
+}
+
+Result<HmacKey> HmacKey::Parse(std::string_view text) {
+  PARAPET_ASSIGN_OR_RETURN(SecretKey k, SecretKey::Parse(text, "an HMAC key"));
+  return HmacKey(std::move(k));
+}
+
+Result<HmacKey> HmacKey::Load(const std::string& path) {
+  PARAPET_ASSIGN_OR_RETURN(SecretKey k, SecretKey::Load(path, "an HMAC key"));
+  return HmacKey(std::move(k));
 }
 
 std::string HmacKey::Tag(std::string_view text) const {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
-  HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()),
+  const std::string& key = key_.bytes();
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
        reinterpret_cast<const unsigned char*>(text.data()), text.size(), md, &n);
-  return "hmac-sha256:" + id_ + ":" + Hex({md, n});
+  return "hmac-sha256:" + id() + ":" + Hex({md, n});
 }
 
 // ---- the content store ----
@@ -287,31 +298,15 @@ std::span<const uint8_t> Bytes(std::string_view s) {
 
 }  // namespace
 
-ContentKey ContentKey::Generate() {
-  ContentKey k;
-  k.key_.resize(32);
-  RAND_bytes(reinterpret_cast<unsigned char*>(k.key_.data()), 32);
-  k.id_ = Hex(Sha256(k.key_)).substr(0, 8);
-  return k;
-}
-
 Result<ContentKey> ContentKey::Parse(std::string_view text) {
-  std::optional<Hash> raw = HashFromHex(text);
-  if (!raw) return InvalidArgumentError("a content key is 64 lowercase hex characters");
-  ContentKey k;
-  k.key_.assign(reinterpret_cast<const char*>(raw->data()), raw->size());
-  k.id_ = Hex(Sha256(k.key_)).substr(0, 8);
-  return k;
+  PARAPET_ASSIGN_OR_RETURN(SecretKey k, SecretKey::Parse(text, "a content key"));
+  return ContentKey(std::move(k));
 }
 
 Result<ContentKey> ContentKey::Load(const std::string& path) {
-  PARAPET_ASSIGN_OR_RETURN(std::string text, ReadSmallFile(path));
-  Result<ContentKey> k = Parse(text);
-  if (!k.ok()) return InvalidArgumentError(path + ": " + k.status().message());
-  return k;
+  PARAPET_ASSIGN_OR_RETURN(SecretKey k, SecretKey::Load(path, "a content key"));
+  return ContentKey(std::move(k));
 }
-
-std::string ContentKey::Serialize() const { return Hex(Bytes(key_)) + "\n"; }
 
 std::string ContentKey::Seal(std::string_view request_id, std::string_view part,
                              std::string_view text) const {
@@ -322,7 +317,7 @@ std::string ContentKey::Seal(std::string_view request_id, std::string_view part,
   CipherCtx ctx(EVP_CIPHER_CTX_new());
   int n = 0, m = 0;
   EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr,
-                     reinterpret_cast<const unsigned char*>(key_.data()), nonce);
+                     reinterpret_cast<const unsigned char*>(key_.bytes().data()), nonce);
   EVP_EncryptUpdate(ctx.get(), nullptr, &n, reinterpret_cast<const unsigned char*>(aad.data()),
                     static_cast<int>(aad.size()));
   EVP_EncryptUpdate(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &n,
@@ -335,7 +330,7 @@ std::string ContentKey::Seal(std::string_view request_id, std::string_view part,
   AppendJsonString(request_id, &line);
   line += ",\"part\":";
   AppendJsonString(part, &line);
-  line += ",\"key_id\":\"" + id_ + "\",\"nonce\":\"" + Base64({nonce, 12}) + "\",\"data\":\"" +
+  line += ",\"key_id\":\"" + id() + "\",\"nonce\":\"" + Base64({nonce, 12}) + "\",\"data\":\"" +
           Base64(Bytes(out)) + "\"}";
   return line;
 }
@@ -350,7 +345,7 @@ Result<std::string> ContentKey::Open(std::string_view line, std::string* request
     auto it = o.find(k);
     return it != o.end() && it->value().is_string() ? std::string(it->value().as_string()) : "";
   };
-  if (str("key_id") != id_) return InvalidArgumentError("sealed with key " + str("key_id"));
+  if (str("key_id") != id()) return InvalidArgumentError("sealed with key " + str("key_id"));
   std::optional<std::string> nonce = FromBase64(str("nonce"));
   std::optional<std::string> data = FromBase64(str("data"));
   if (!nonce || nonce->size() != 12 || !data || data->size() < 16) {
@@ -362,7 +357,7 @@ Result<std::string> ContentKey::Open(std::string_view line, std::string* request
   CipherCtx ctx(EVP_CIPHER_CTX_new());
   int n = 0, m = 0;
   EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr,
-                     reinterpret_cast<const unsigned char*>(key_.data()),
+                     reinterpret_cast<const unsigned char*>(key_.bytes().data()),
                      reinterpret_cast<const unsigned char*>(nonce->data()));
   EVP_DecryptUpdate(ctx.get(), nullptr, &n, reinterpret_cast<const unsigned char*>(aad.data()),
                     static_cast<int>(aad.size()));

@@ -46,21 +46,38 @@ std::optional<Hash> HashFromHex(std::string_view hex);  // 64 hex characters
 std::string Base64(std::span<const uint8_t> bytes);
 std::optional<std::string> FromBase64(std::string_view text);  // canonical encodings only
 
-// The deployment's content key: 32 random bytes, stored as 64 hex characters and a newline.
-class HmacKey {
+// 32 random bytes kept as 64 lowercase hex characters and a newline (hmac.key, content.key); the
+// id is the first 8 hex characters of SHA-256 of the bytes.
+class SecretKey {
  public:
-  static HmacKey Generate();
-  static Result<HmacKey> Load(const std::string& path);
-  static Result<HmacKey> Parse(std::string_view text);  // the file's contents
-  std::string Serialize() const;                        // 64 hex + "\n"
-
-  const std::string& id() const { return id_; }  // first 8 hex of SHA-256(key)
-  // "hmac-sha256:<id>:<hex>" of `text`.
-  std::string Tag(std::string_view text) const;
+  static SecretKey Generate();
+  // `what` names the key in errors ("an HMAC key").
+  static Result<SecretKey> Parse(std::string_view text, std::string_view what);
+  static Result<SecretKey> Load(const std::string& path, std::string_view what);
+  std::string Serialize() const;  // 64 hex + "\n"
+  const std::string& bytes() const { return key_; }
+  const std::string& id() const { return id_; }
 
  private:
   std::string key_;
   std::string id_;
+};
+
+// The deployment's content key (hmac.key).
+class HmacKey {
+ public:
+  static HmacKey Generate() { return HmacKey(SecretKey::Generate()); }
+  static Result<HmacKey> Load(const std::string& path);
+  static Result<HmacKey> Parse(std::string_view text);  // the file's contents
+  std::string Serialize() const { return key_.Serialize(); }
+
+  const std::string& id() const { return key_.id(); }
+  // "hmac-sha256:<id>:<hex>" of `text`.
+  std::string Tag(std::string_view text) const;
+
+ private:
+  explicit HmacKey(SecretKey key) : key_(std::move(key)) {}
+  SecretKey key_;
 };
 
 // The key of the optional encrypted content store (audit.content_dir): 32 random bytes, stored
@@ -69,11 +86,11 @@ class HmacKey {
 //   {"request_id":"…","part":"prompt","key_id":"<8 hex>","nonce":"<b64 12 bytes>","data":"<b64>"}
 class ContentKey {
  public:
-  static ContentKey Generate();
+  static ContentKey Generate() { return ContentKey(SecretKey::Generate()); }
   static Result<ContentKey> Load(const std::string& path);
   static Result<ContentKey> Parse(std::string_view text);
-  std::string Serialize() const;
-  const std::string& id() const { return id_; }
+  std::string Serialize() const { return key_.Serialize(); }
+  const std::string& id() const { return key_.id(); }
 
   std::string Seal(std::string_view request_id, std::string_view part,
                    std::string_view text) const;  // without "\n"
@@ -82,8 +99,8 @@ class ContentKey {
                            std::string* part = nullptr) const;
 
  private:
-  std::string key_;
-  std::string id_;
+  explicit ContentKey(SecretKey key) : key_(std::move(key)) {}
+  SecretKey key_;
 };
 
 // An Ed25519 verifier key in the C2SP note format: "<name>+<hex id>+<base64(0x01 || pub)>".

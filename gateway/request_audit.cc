@@ -64,45 +64,37 @@ std::string RequestAudit::Seal(std::string_view part, const std::string& text, b
   return sink_->content_key->Seal(admission.request_id, part, text) + "\n";
 }
 
+audit::AuditWriter::Done RequestAudit::Then(const char* what,
+                                            std::function<void(bool)> then) const {
+  return [what, reject = sink_->reject, then = std::move(then)](const Status& s) {
+    if (!s.ok()) {
+      PARAPET_LOG(kError) << "audit: " << what << " record not written: " << s.message();
+    }
+    then(s.ok() || !reject);
+  };
+}
+
 void RequestAudit::Admit(std::function<void(bool)> then) {
-  const bool reject = sink_->reject;
   std::string content = Seal("prompt", prompt_text, &admission.prompt_stored);
-  sink_->writer->Append(
-      "admission", audit::EncodeAdmission(admission),
-      [then = std::move(then), reject](const Status& s) {
-        if (!s.ok()) {
-          PARAPET_LOG(kError) << "audit: admission record not written: " << s.message();
-        }
-        then(s.ok() || !reject);
-      },
-      std::move(content));
+  sink_->writer->Append("admission", audit::EncodeAdmission(admission),
+                        Then("admission", std::move(then)), std::move(content));
 }
 
 void RequestAudit::AdmitAndComplete(audit::CompletionRecord completion, const std::string& output,
                                     std::function<void(bool)> then) {
-  const bool reject = sink_->reject;
   std::string content = Seal("prompt", prompt_text, &admission.prompt_stored);
   content += Seal("output", output, &completion.output_stored);
   sink_->writer->Append("admission", audit::EncodeAdmission(admission), nullptr,
                         std::move(content));
-  sink_->writer->Append(
-      "completion", audit::EncodeCompletion(completion),
-      [then = std::move(then), reject](const Status& s) { then(s.ok() || !reject); });
+  sink_->writer->Append("completion", audit::EncodeCompletion(completion),
+                        Then("completion", std::move(then)));
 }
 
 void RequestAudit::Complete(audit::CompletionRecord completion, const std::string& output,
                             std::function<void(bool)> then) {
-  const bool reject = sink_->reject;
   std::string content = Seal("output", output, &completion.output_stored);
-  sink_->writer->Append(
-      "completion", audit::EncodeCompletion(completion),
-      [then = std::move(then), reject](const Status& s) {
-        if (!s.ok()) {
-          PARAPET_LOG(kError) << "audit: completion record not written: " << s.message();
-        }
-        then(s.ok() || !reject);
-      },
-      std::move(content));
+  sink_->writer->Append("completion", audit::EncodeCompletion(completion),
+                        Then("completion", std::move(then)), std::move(content));
 }
 
 }  // namespace parapet::gateway

@@ -73,6 +73,8 @@ class RequestAudit {
   const AuditSink& sink() const { return *sink_; }
 
  private:
+  // The writer callback: `then(true)` when written or under degrade, else `then(false)`.
+  audit::AuditWriter::Done Then(const char* what, std::function<void(bool)> then) const;
   // The content store line for one part ("" when the store is off; marks the record stored).
   std::string Seal(std::string_view part, const std::string& text, bool* stored) const;
 
