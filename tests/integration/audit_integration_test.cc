@@ -33,7 +33,7 @@ class AuditTest : public ::testing::Test {
   bool StartServer(std::vector<std::string> extra = {}) {
     std::vector<std::string> args = {
         "--model", kDemoModel,    "--chat-template", "llama2",       "--insecure-http", "--policy",
-        kPolicy,   "--audit-dir", dir_ + "/log",     "--audit-keys", dir_ + "/keys"};
+        policy_,   "--audit-dir", dir_ + "/log",     "--audit-keys", dir_ + "/keys"};
     args.insert(args.end(), extra.begin(), extra.end());
     args.insert(args.end(), {"--port", "0"});
     std::string error;
@@ -90,6 +90,7 @@ class AuditTest : public ::testing::Test {
   }
 
   std::string dir_;
+  std::string policy_ = kPolicy;  // the policy file the server gets
   std::unique_ptr<GatewayProcess> server_;
 };
 
@@ -241,6 +242,38 @@ TEST_F(AuditTest, KilledUnderLoadEveryCompletedResponseIsInTheLog) {
   const std::string verify =
       Audit("verify " + dir_ + "/log --pubkey " + dir_ + "/keys/signing.pub", &rc);
   EXPECT_EQ(rc, 0) << verify;
+}
+
+TEST_F(AuditTest, OutputDecisionsAreInTheCompletionRecord) {
+  const std::string policy = dir_ + "/out.yaml";
+  std::ofstream(policy) << "version: 1\npolicies:\n  default:\n    output:\n      stages:\n"
+                           "        - {id: names, type: keywords, lists: [{name: name, words: "
+                           "[Lily], action: block}]}\n";
+  policy_ = policy;
+  ASSERT_TRUE(StartServer());
+  int status = 0;
+  const std::string body =
+      Post("/v1/completions",
+           R"({"model":"stories260K","prompt":"Once upon a time","max_tokens":60,"temperature":0})",
+           &status);
+  EXPECT_EQ(status, 200) << body;
+  EXPECT_NE(body.find(R"("finish_reason":"content_filter")"), std::string::npos) << body;
+  EXPECT_EQ(server_->Stop(), 0);
+  const std::vector<boost::json::object> completions = Records("completion");
+  ASSERT_EQ(completions.size(), 1u);
+  const boost::json::object& c = completions[0];
+  EXPECT_EQ(c.at("finish_reason").as_string(), "content_filter");
+  EXPECT_EQ(c.at("decision").as_string(), "block");
+  const boost::json::object& f = c.at("findings").as_array()[0].as_object();
+  EXPECT_EQ(f.at("rule").as_string(), "names.name");
+  // ", there was a little girl named Lily": the name is characters [32, 36) of the output.
+  EXPECT_EQ(f.at("begin").as_int64(), 32);
+  EXPECT_EQ(f.at("end").as_int64(), 36);
+  // What the client got (released before the block), by length and HMAC.
+  const std::string text(
+      boost::json::parse(body).at("choices").as_array()[0].at("text").as_string());
+  EXPECT_EQ(c.at("output").at("chars").as_int64(), static_cast<int64_t>(text.size()));
+  EXPECT_EQ(AllLogText().find("Lily"), std::string::npos);
 }
 
 TEST_F(AuditTest, NewKeysOnSighupAreARecordedRotation) {
