@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   parapet::cli::AddServeCommand(app, &run);
   parapet::cli::AddPolicyCommands(app, &run);
   parapet::cli::AddAuditCommands(app, &run);
+  parapet::cli::AddClassifierCommands(app, &run);
   auto is_command = [&app](const std::string& name) {
     for (const CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
       if (sub->check_name(name)) return true;

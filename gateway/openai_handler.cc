@@ -602,10 +602,14 @@ bool ApiHandler::ApplyInputPolicy(const std::shared_ptr<Exchange>& ex, const Api
   metrics_->policy_decisions.WithLabels({policy.name(), pipeline::ActionName(d.verdict.action)})
       .Inc();
   for (const pipeline::Finding& f : d.verdict.findings) {
-    metrics_->rule_hits.WithLabels({f.rule_id, "enforce"}).Inc();
+    if (f.action != pipeline::Action::kAllow) {  // score-only findings are not hits
+      metrics_->rule_hits.WithLabels({f.rule_id, "enforce"}).Inc();
+    }
   }
   for (const pipeline::Finding& f : d.verdict.shadow) {
-    metrics_->rule_hits.WithLabels({f.rule_id, "shadow"}).Inc();
+    if (f.action != pipeline::Action::kAllow) {
+      metrics_->rule_hits.WithLabels({f.rule_id, "shadow"}).Inc();
+    }
   }
   if (spec.audit) {
     audit::AdmissionRecord& a = spec.audit->admission;
@@ -757,6 +761,7 @@ void ApiHandler::HandleModerations(const std::shared_ptr<Exchange>& ex, const Ap
   w.BeginArray();
   for (const std::string& text : inputs) {
     std::map<std::string, double> scores;
+    std::map<std::string, bool> hit;  // an enforced finding (not only a score) of the category
     bool flagged = false;
     if (policy != nullptr) {
       const std::vector<policies::Turn> turns = {{"user", text}};
@@ -766,6 +771,7 @@ void ApiHandler::HandleModerations(const std::shared_ptr<Exchange>& ex, const Ap
         std::string category = f.type;
         for (char& c : category) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
         scores[category] = std::max(scores[category], f.score);
+        hit[category] = hit[category] || f.action != pipeline::Action::kAllow;
       }
     }
     w.BeginObject();
@@ -775,7 +781,7 @@ void ApiHandler::HandleModerations(const std::shared_ptr<Exchange>& ex, const Ap
     w.BeginObject();
     for (const auto& [c, score] : scores) {
       w.Key(c);
-      w.Bool(true);
+      w.Bool(hit[c]);
     }
     w.EndObject();
     w.Key("category_scores");

@@ -140,17 +140,20 @@ void StreamGuard::Pass(bool at_end, std::string& out) {
   size_t limit = std::max(decided_, horizon);
   for (const auto* list : {&found, &shadow}) {
     for (const Finding& f : *list) {
-      if (f.message >= 0 && f.span.begin >= decided_ && f.span.begin >= bound &&
-          f.span.end > horizon) {
+      if (f.message >= 0 && f.span.end > f.span.begin && f.span.begin >= decided_ &&
+          f.span.begin >= bound && f.span.end > horizon) {
         limit = std::min(limit, std::max(decided_, f.span.begin));
       }
     }
   }
   std::vector<Finding> act;
   for (Finding& f : found) {
-    if (f.message < 0) {
-      // Whole-input (a length limit, a stage error): final at once, acted on once.
-      if (whole_rules_.insert(f.rule_id).second) act.push_back(std::move(f));
+    if (f.message < 0 || f.span.end == f.span.begin) {
+      // About the whole text (a length limit, a stage error, a classifier score): final at
+      // once, acted on once per rule and action.
+      if (whole_rules_.insert(f.rule_id + ":" + ActionName(f.action)).second) {
+        act.push_back(std::move(f));
+      }
       continue;
     }
     const bool fresh = f.span.begin >= decided_ && f.span.begin < limit;
@@ -160,15 +163,17 @@ void StreamGuard::Pass(bool at_end, std::string& out) {
     if (fresh || long_tail) act.push_back(std::move(f));
   }
   for (Finding& f : shadow) {
-    if (f.message < 0 ? whole_rules_.insert("shadow:" + f.rule_id).second
-                      : f.span.begin >= decided_ && f.span.begin < limit) {
+    if (f.message < 0 || f.span.end == f.span.begin
+            ? whole_rules_.insert("shadow:" + f.rule_id + ":" + ActionName(f.action)).second
+            : f.span.begin >= decided_ && f.span.begin < limit) {
       shadow_.push_back(std::move(f));
     }
   }
   // Whole-input findings first, then in text order; at one position a block first, then stage
   // order (as Redact merges).
   std::stable_sort(act.begin(), act.end(), [](const Finding& a, const Finding& b) {
-    const bool wa = a.message < 0, wb = b.message < 0;
+    const bool wa = a.message < 0 || a.span.end == a.span.begin;
+    const bool wb = b.message < 0 || b.span.end == b.span.begin;
     if (wa != wb) return wa;
     if (a.span.begin != b.span.begin) return a.span.begin < b.span.begin;
     return a.action == Action::kBlock && b.action != Action::kBlock;

@@ -250,6 +250,7 @@ Status Loader::CompileStages(const std::list<YAML::Node>& list, const std::strin
     YamlMapReader sr(s, sf, file_);
     internal::StageCommon c;
     c.base_dir = base_dir_;
+    c.output = field.ends_with(".output.stages");
     PARAPET_RETURN_IF_ERROR(sr.Get("id", c.id));
     PARAPET_RETURN_IF_ERROR(sr.Get("type", c.type));
     std::string mode = "enforce";
@@ -535,6 +536,7 @@ std::string CheckPolicyTest(const Policy& policy, const PolicyTest& test) {
   std::set<std::string> fired;
   std::string fired_list;
   for (const pipeline::Finding& f : verdict.findings) {
+    if (f.action == pipeline::Action::kAllow) continue;  // a score, not a hit
     if (fired.insert(f.rule_id).second) fired_list += (fired_list.empty() ? "" : ", ") + f.rule_id;
   }
   auto add = [&why](const std::string& reason) { why += (why.empty() ? "" : "; ") + reason; };

@@ -8,7 +8,7 @@ packages=(
   clang libclang-rt-14-dev clang-format
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libboost1.81-dev libboost-json1.81-dev libssl-dev openssl libyaml-cpp-dev
-  libre2-dev libutf8proc-dev
+  libre2-dev libutf8proc-dev libfasttext-dev
   curl nghttp2-client wrk nginx
   chromium  # renders the audit HTML report in tests/audit (headless)
 )

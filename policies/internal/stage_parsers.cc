@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <map>
 
+#include "pipeline/stages/classifier_stage.h"
 #include "pipeline/stages/keywords_stage.h"
 #include "pipeline/stages/length_stage.h"
 #include "pipeline/stages/pii_stage.h"
@@ -165,10 +166,39 @@ Result<StagePtr> ParseLength(YamlMapReader& r, const StageCommon& c,
   return Built(r, pipeline::NewLengthStage(cfg, counter));
 }
 
+Result<StagePtr> ParseClassifier(YamlMapReader& r, const StageCommon& c, const CompileContext&) {
+  pipeline::ClassifierStageConfig cfg;
+  cfg.id = c.id;
+  cfg.mode = c.mode;
+  cfg.whole_text = c.output;
+  PARAPET_RETURN_IF_ERROR(r.Get("model", cfg.model));
+  if (cfg.model.empty()) return r.Fail("model", "a classifier needs a model (.bin or .ftz)");
+  cfg.model = (std::filesystem::path(c.base_dir) / cfg.model).lexically_normal().string();
+  PARAPET_RETURN_IF_ERROR(ReadAction(r, "action", cfg.action));
+  int64_t window = cfg.window_words;
+  PARAPET_RETURN_IF_ERROR(r.GetInRange<int64_t>("window_words", window, 8, 1 << 20));
+  cfg.window_words = static_cast<int>(window);
+  PARAPET_RETURN_IF_ERROR(r.List("labels", [&](YamlMapReader& l) -> Status {
+    pipeline::ClassifierLabelConfig label;
+    PARAPET_RETURN_IF_ERROR(l.Get("label", label.label));
+    if (label.label.empty()) return l.Fail("label", "every entry names a label of the model");
+    if (l.node()["threshold"]) {
+      PARAPET_RETURN_IF_ERROR(l.GetInRange<double>("threshold", label.threshold, 0.0, 1.0));
+    }
+    if (l.node()["flag"]) {
+      PARAPET_RETURN_IF_ERROR(l.GetInRange<double>("flag", label.flag_threshold, 0.0, 1.0));
+    }
+    PARAPET_RETURN_IF_ERROR(ReadOptionalAction(l, "action", label.action));
+    cfg.labels.push_back(std::move(label));
+    return Status::Ok();
+  }));
+  return Built(r, pipeline::NewClassifierStage(cfg));
+}
+
 const std::map<std::string, Parser, std::less<>>& Parsers() {
   static const std::map<std::string, Parser, std::less<>> kParsers = {
       {"regex", &ParseRegex},       {"pii", &ParsePii},       {"unicode", &ParseUnicode},
-      {"keywords", &ParseKeywords}, {"length", &ParseLength},
+      {"keywords", &ParseKeywords}, {"length", &ParseLength}, {"classifier", &ParseClassifier},
   };
   return kParsers;
 }

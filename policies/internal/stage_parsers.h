@@ -19,7 +19,8 @@ struct StageCommon {
   std::string id;
   std::string type;
   pipeline::Mode mode = pipeline::Mode::kEnforce;
-  std::string base_dir;  // for files the stage names (keyword lists)
+  std::string base_dir;  // for files the stage names (keyword lists, models)
+  bool output = false;   // an output stage (scores a response as it grows)
 };
 
 // Reads the type-specific keys through `r` (which has already read id/type/mode) and builds the

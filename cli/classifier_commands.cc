@@ -1,0 +1,364 @@
+// `parapet classifier train | eval` and `parapet classify`: the classifier stage's models
+// (pipeline/internal/classifier_model.h), trained, measured and tried from the command line.
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+#include "cli/commands.h"
+#include "common/json_writer.h"
+#include "pipeline/internal/classifier_model.h"
+
+namespace parapet::cli {
+namespace {
+
+using pipeline::internal::ClassifierModel;
+using pipeline::internal::TrainingExample;
+
+// One CSV record (RFC 4180: quotes, "" escapes, newlines inside quotes) from `in`; false at end.
+bool ReadCsvRecord(std::istream& in, std::vector<std::string>& fields, int& line_no) {
+  fields.clear();
+  std::string field;
+  bool quoted = false, any = false;
+  for (int c; (c = in.get()) != EOF;) {
+    any = true;
+    if (quoted) {
+      if (c == '"') {
+        if (in.peek() == '"') {
+          field += '"';
+          in.get();
+        } else {
+          quoted = false;
+        }
+      } else {
+        if (c == '\n') ++line_no;
+        field += static_cast<char>(c);
+      }
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      fields.push_back(std::move(field));
+      field.clear();
+    } else if (c == '\n') {
+      ++line_no;
+      if (!field.empty() && field.back() == '\r') field.pop_back();
+      fields.push_back(std::move(field));
+      return true;
+    } else {
+      field += static_cast<char>(c);
+    }
+  }
+  if (!any) return false;
+  fields.push_back(std::move(field));
+  return true;
+}
+
+// Reads labelled examples: JSONL {"text":…, "label":…} or CSV with a header naming the columns.
+Status LoadExamples(const std::string& path, const std::string& text_col,
+                    const std::string& label_col, std::vector<TrainingExample>& out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return NotFoundError(path + ": cannot open");
+  const bool csv = path.ends_with(".csv");
+  int line_no = 0;
+  if (csv) {
+    std::vector<std::string> header, row;
+    if (!ReadCsvRecord(in, header, line_no)) return InvalidArgumentError(path + ": empty");
+    auto col = [&](const std::string& name) -> int {
+      auto it = std::find(header.begin(), header.end(), name);
+      return it == header.end() ? -1 : static_cast<int>(it - header.begin());
+    };
+    const int t = col(text_col), l = col(label_col);
+    if (t < 0 || l < 0) {
+      return InvalidArgumentError(path + ":1: no column '" + (t < 0 ? text_col : label_col) +
+                                  "' in the header (--text-column / --label-column)");
+    }
+    while (ReadCsvRecord(in, row, line_no)) {
+      if (row.size() == 1 && row[0].empty()) continue;
+      if (static_cast<int>(row.size()) <= std::max(t, l)) {
+        return InvalidArgumentError(path + ":" + std::to_string(line_no) + ": " +
+                                    std::to_string(row.size()) + " fields, the header has " +
+                                    std::to_string(header.size()));
+      }
+      out.push_back({row[static_cast<size_t>(t)], row[static_cast<size_t>(l)]});
+    }
+    return Status::Ok();
+  }
+  for (std::string line; std::getline(in, line);) {
+    ++line_no;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    boost::system::error_code ec;
+    boost::json::value v = boost::json::parse(line, ec);
+    const std::string where = path + ":" + std::to_string(line_no) + ": ";
+    if (ec || !v.is_object()) return InvalidArgumentError(where + "not a JSON object");
+    const boost::json::object& o = v.as_object();
+    auto text = o.find(text_col);
+    auto label = o.find(label_col);
+    if (text == o.end() || !text->value().is_string()) {
+      return InvalidArgumentError(where + "no string field '" + text_col + "'");
+    }
+    if (label == o.end() || !(label->value().is_string() || label->value().is_int64())) {
+      return InvalidArgumentError(where + "no field '" + label_col + "'");
+    }
+    out.push_back({std::string(text->value().as_string()),
+                   label->value().is_string() ? std::string(label->value().as_string())
+                                              : std::to_string(label->value().as_int64())});
+  }
+  return Status::Ok();
+}
+
+struct TrainArgs {
+  std::vector<std::string> data;
+  std::string out, text_col = "text", label_col = "label";
+  pipeline::internal::TrainOptions o;
+};
+
+int RunTrain(const TrainArgs& a) {
+  std::vector<TrainingExample> examples;
+  for (const std::string& f : a.data) {
+    Status s = LoadExamples(f, a.text_col, a.label_col, examples);
+    if (!s.ok()) return InputError(s.message());
+  }
+  if (examples.empty()) return InputError("no examples in --data");
+  const auto t0 = std::chrono::steady_clock::now();
+  Status s = pipeline::internal::TrainClassifier(examples, a.o, a.out);
+  if (!s.ok()) return InputError(s.message());
+  Result<std::shared_ptr<const ClassifierModel>> m = ClassifierModel::Load(a.out);
+  if (!m.ok()) return InputError(m.status().message());
+  std::string labels;
+  for (const std::string& l : (*m)->labels()) labels += (labels.empty() ? "" : ", ") + l;
+  std::printf("trained %s on %zu examples in %.1f s: labels %s, %llu bytes\n", a.out.c_str(),
+              examples.size(),
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+              labels.c_str(), static_cast<unsigned long long>((*m)->file_bytes()));
+  return 0;
+}
+
+struct EvalArgs {
+  std::string model, data, label, text_col = "text", label_col = "label";
+  double threshold = 0.5;
+  int window_words = 256;
+  bool json = false;
+};
+
+int RunEval(const EvalArgs& a) {
+  Result<std::shared_ptr<const ClassifierModel>> m = ClassifierModel::Load(a.model);
+  if (!m.ok()) return InputError(m.status().message());
+  const std::vector<std::string>& labels = (*m)->labels();
+  std::string positive = a.label;
+  if (positive.empty()) {  // the first label that is not "benign"
+    for (const std::string& l : labels) {
+      if (l != "benign") {
+        positive = l;
+        break;
+      }
+    }
+  }
+  auto it = std::find(labels.begin(), labels.end(), positive);
+  if (it == labels.end()) return InputError("--label: the model has no label '" + positive + "'");
+  const size_t li = static_cast<size_t>(it - labels.begin());
+  std::vector<TrainingExample> examples;
+  Status s = LoadExamples(a.data, a.text_col, a.label_col, examples);
+  if (!s.ok()) return InputError(s.message());
+  if (examples.empty()) return InputError(a.data + ": no examples");
+  std::vector<std::pair<double, bool>> scored;  // score, is positive
+  std::vector<double> micros;
+  for (const TrainingExample& e : examples) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const std::vector<double> sc = (*m)->ScoreText(e.text, static_cast<size_t>(a.window_words));
+    micros.push_back(
+        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
+    scored.emplace_back(sc[li], e.label == positive);
+  }
+  const double n_pos = static_cast<double>(
+      std::count_if(scored.begin(), scored.end(), [](const auto& p) { return p.second; }));
+  const double n_neg = static_cast<double>(scored.size()) - n_pos;
+  if (n_pos == 0 || n_neg == 0) {
+    return InputError(a.data + ": needs examples of '" + positive + "' and of other labels");
+  }
+  double tp = 0, fp = 0;
+  for (const auto& [score, pos] : scored) {
+    if (score >= a.threshold) (pos ? tp : fp) += 1;
+  }
+  const double precision = tp + fp > 0 ? tp / (tp + fp) : 0, recall = tp / n_pos;
+  const double f1 = precision + recall > 0 ? 2 * precision * recall / (precision + recall) : 0;
+  // Ranked by score: ROC-AUC, average precision (AUPRC), FPR at 95% recall, recall at 2% FPR.
+  std::sort(scored.begin(), scored.end(),
+            [](const auto& x, const auto& y) { return x.first > y.first; });
+  double auc = 0, ap = 0, fpr95 = 1, recall2 = 0;
+  double seen_pos = 0, seen_neg = 0;
+  for (size_t i = 0; i < scored.size();) {
+    size_t j = i;  // a run of equal scores counts as one step
+    double run_pos = 0, run_neg = 0;
+    for (; j < scored.size() && scored[j].first == scored[i].first; ++j) {
+      (scored[j].second ? run_pos : run_neg) += 1;
+    }
+    auc += run_neg * (seen_pos + run_pos / 2);
+    seen_pos += run_pos;
+    seen_neg += run_neg;
+    if (run_pos > 0) ap += run_pos * (seen_pos / (seen_pos + seen_neg));
+    if (seen_pos / n_pos >= 0.95 && fpr95 == 1) fpr95 = seen_neg / n_neg;
+    if (seen_neg / n_neg <= 0.02) recall2 = seen_pos / n_pos;
+    i = j;
+  }
+  auc /= n_pos * n_neg;
+  ap /= n_pos;
+  std::sort(micros.begin(), micros.end());
+  double mean_us = 0;
+  for (double u : micros) mean_us += u;
+  mean_us /= static_cast<double>(micros.size());
+  const double p99_us = micros[std::min(micros.size() - 1, micros.size() * 99 / 100)];
+  if (a.json) {
+    JsonWriter w;
+    w.BeginObject();
+    w.StringField("model", a.model);
+    w.StringField("label", positive);
+    w.IntField("examples", static_cast<int64_t>(scored.size()));
+    w.IntField("positives", static_cast<int64_t>(n_pos));
+    w.DoubleField("threshold", a.threshold);
+    w.DoubleField("precision", precision);
+    w.DoubleField("recall", recall);
+    w.DoubleField("f1", f1);
+    w.DoubleField("roc_auc", auc);
+    w.DoubleField("auprc", ap);
+    w.DoubleField("fpr_at_95_recall", fpr95);
+    w.DoubleField("recall_at_2pct_fpr", recall2);
+    w.DoubleField("mean_us", mean_us);
+    w.DoubleField("p99_us", p99_us);
+    w.EndObject();
+    std::printf("%s\n", w.str().c_str());
+    return 0;
+  }
+  std::printf("%s on %s: %zu examples, %.0f '%s'\n", a.model.c_str(), a.data.c_str(), scored.size(),
+              n_pos, positive.c_str());
+  std::printf("  at threshold %.3f: precision %.4f  recall %.4f  F1 %.4f\n", a.threshold, precision,
+              recall, f1);
+  std::printf("  ROC-AUC %.4f  AUPRC %.4f  FPR at 95%% recall %.4f  recall at 2%% FPR %.4f\n", auc,
+              ap, fpr95, recall2);
+  std::printf("  latency per text: mean %.1f us, p99 %.1f us\n", mean_us, p99_us);
+  return 0;
+}
+
+struct ClassifyArgs {
+  std::string model, text, file;
+  int window_words = 256;
+  bool json = false;
+};
+
+int RunClassify(const ClassifyArgs& a) {
+  Result<std::shared_ptr<const ClassifierModel>> m = ClassifierModel::Load(a.model);
+  if (!m.ok()) return InputError(m.status().message());
+  std::vector<std::string> texts;
+  if (!a.file.empty()) {
+    std::ifstream in(a.file, std::ios::binary);
+    if (!in) return InputError(a.file + ": cannot open");
+    int line_no = 0;
+    for (std::string line; std::getline(in, line);) {
+      ++line_no;
+      boost::system::error_code ec;
+      boost::json::value v = boost::json::parse(line, ec);
+      if (ec || !v.is_object() || !v.as_object().contains("text") ||
+          !v.as_object().at("text").is_string()) {
+        return InputError(a.file + ":" + std::to_string(line_no) +
+                          ": want a JSON object with a string \"text\"");
+      }
+      texts.emplace_back(v.as_object().at("text").as_string());
+    }
+  } else {
+    texts.push_back(a.text);
+  }
+  for (const std::string& t : texts) {
+    const std::vector<double> sc = (*m)->ScoreText(t, static_cast<size_t>(a.window_words));
+    if (a.json) {
+      JsonWriter w;
+      w.BeginObject();
+      w.Key("labels");
+      w.BeginObject();
+      for (size_t i = 0; i < sc.size(); ++i) w.DoubleField((*m)->labels()[i], sc[i]);
+      w.EndObject();
+      w.EndObject();
+      std::printf("%s\n", w.str().c_str());
+    } else {
+      std::vector<size_t> order(sc.size());
+      for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+      std::sort(order.begin(), order.end(), [&](size_t x, size_t y) { return sc[x] > sc[y]; });
+      std::string line;
+      for (size_t i : order) {
+        char buf[64];
+        std::snprintf(buf, sizeof(buf), "%s%s %.4f", line.empty() ? "" : "  ",
+                      (*m)->labels()[i].c_str(), sc[i]);
+        line += buf;
+      }
+      std::printf("%s\n", line.c_str());
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+void AddClassifierCommands(CLI::App& app, Action* run) {
+  CLI::App* cls = app.add_subcommand("classifier", "Train and measure classifier-stage models");
+  cls->require_subcommand(1);
+
+  auto t = std::make_shared<TrainArgs>();
+  CLI::App* train =
+      cls->add_subcommand("train", "Train a fastText model (reproducible with --seed)");
+  train->add_option("--data", t->data, "JSONL {\"text\",\"label\"} or CSV (repeatable)")
+      ->required();
+  train->add_option("--out", t->out, "the model to write (.bin, or .ftz with --quantize)")
+      ->required();
+  train->add_option("--text-column", t->text_col, "text field / CSV column (default text)");
+  train->add_option("--label-column", t->label_col, "label field / CSV column (default label)");
+  train->add_option("--seed", t->o.seed, "random seed (default 1)");
+  train->add_option("--epoch", t->o.epoch, "epochs (default 25)")->check(CLI::Range(1, 1000));
+  train->add_option("--lr", t->o.lr, "learning rate (default 0.5)")
+      ->check(CLI::Range(0.0001, 10.0));
+  train->add_option("--dim", t->o.dim, "vector size (default 50)")->check(CLI::Range(2, 1000));
+  train->add_option("--word-ngrams", t->o.word_ngrams, "word n-grams (default 2)")
+      ->check(CLI::Range(1, 5));
+  train->add_option("--minn", t->o.minn, "shortest character n-gram (default 0: none)")
+      ->check(CLI::Range(0, 10));
+  train->add_option("--maxn", t->o.maxn, "longest character n-gram")->check(CLI::Range(0, 10));
+  train->add_option("--bucket", t->o.bucket, "n-gram hash buckets (default 200000)")
+      ->check(CLI::Range(1000, 100000000));
+  train->add_option("--loss", t->o.loss, "softmax (default) | ova | hs | ns");
+  train->add_flag("--quantize", t->o.quantize, "write a quantised (.ftz) model");
+  train->add_option("--cutoff", t->o.cutoff, "with --quantize: keep this many words/n-grams");
+  train->callback([t, run] { *run = [t] { return RunTrain(*t); }; });
+
+  auto e = std::make_shared<EvalArgs>();
+  CLI::App* eval = cls->add_subcommand("eval", "Precision, recall, ROC-AUC, AUPRC, latency");
+  eval->add_option("--model", e->model, "the model")->required();
+  eval->add_option("--data", e->data, "labelled JSONL or CSV")->required();
+  eval->add_option("--label", e->label, "the positive label (default: the first not 'benign')");
+  eval->add_option("--threshold", e->threshold, "decision threshold (default 0.5)")
+      ->check(CLI::Range(0.0, 1.0));
+  eval->add_option("--window-words", e->window_words, "words per window (default 256)")
+      ->check(CLI::Range(8, 1 << 20));
+  eval->add_option("--text-column", e->text_col, "text field / CSV column");
+  eval->add_option("--label-column", e->label_col, "label field / CSV column");
+  eval->add_flag("--json", e->json, "one JSON object");
+  eval->callback([e, run] { *run = [e] { return RunEval(*e); }; });
+
+  auto c = std::make_shared<ClassifyArgs>();
+  CLI::App* classify = app.add_subcommand("classify", "Score a text (or JSONL texts) with a model");
+  classify->add_option("--model", c->model, "the model")->required();
+  classify->add_option("--file", c->file, "JSONL with a \"text\" field per line");
+  classify->add_option("--window-words", c->window_words, "words per window (default 256)")
+      ->check(CLI::Range(8, 1 << 20));
+  classify->add_flag("--json", c->json, "{\"labels\":{label: score}} per input, in order");
+  classify->add_option("TEXT", c->text, "the text");
+  classify->callback([c, run] {
+    *run = [c] {
+      if (c->file.empty() == c->text.empty()) return InputError("give TEXT or --file");
+      return RunClassify(*c);
+    };
+  });
+}
+
+}  // namespace parapet::cli

@@ -1,0 +1,76 @@
+// A fastText text classifier (Debian's libfasttext): the classifier stage's model, and the
+// trainer behind `parapet classifier train`. Text is normalised the same way for training and
+// scoring (ClassifierText): NFKC without invisible characters, case folded (the unicode stage's
+// normaliser), punctuation split off words, whitespace runs collapsed — so "ＩＧＮＯＲＥ" and
+// "ignore," are the word "ignore" to the model.
+//
+// Thread-safety: a loaded model is immutable; Scores may run on many threads at once.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace fasttext {
+class FastText;
+}
+
+namespace parapet::pipeline::internal {
+
+// The classifier's view of a text (see above).
+std::string ClassifierText(std::string_view text);
+
+class ClassifierModel {
+ public:
+  // Loads a fastText .bin or .ftz. Errors name the file and what is wrong: missing, not a
+  // fastText model, a version this library cannot read, truncated, not a supervised model.
+  static Result<std::shared_ptr<const ClassifierModel>> Load(const std::string& path);
+  ~ClassifierModel();
+
+  // Label names without fastText's "__label__" prefix, in the model's order.
+  const std::vector<std::string>& labels() const { return labels_; }
+  // Every label's probability for an already normalised text, in labels() order.
+  std::vector<double> Scores(std::string_view normalized) const;
+  // For a raw text: normalised (ClassifierText), split into windows of `window_words` words
+  // overlapping by half, each label's highest probability over the windows.
+  std::vector<double> ScoreText(std::string_view text, size_t window_words) const;
+  const std::string& path() const { return path_; }
+  uint64_t file_bytes() const { return file_bytes_; }
+
+ private:
+  ClassifierModel() = default;
+  std::unique_ptr<fasttext::FastText> ft_;
+  std::vector<std::string> labels_;
+  std::string path_;
+  uint64_t file_bytes_ = 0;
+};
+
+struct TrainingExample {
+  std::string text;  // raw: ClassifierText is applied when training
+  std::string label;
+};
+
+struct TrainOptions {
+  int epoch = 25;
+  double lr = 0.5;
+  int dim = 50;
+  int word_ngrams = 2;
+  int minn = 0;  // character n-grams (0: none)
+  int maxn = 0;
+  int bucket = 200000;  // word n-gram hash buckets (bucket x dim floats before quantisation)
+  std::string loss = "softmax";  // softmax | ova | hs | ns
+  int seed = 1;                  // with one thread, training is reproducible
+  bool quantize = false;         // .ftz: product quantisation (and cutoff, below)
+  size_t cutoff = 0;             // quantize: keep this many words/n-grams (0: all)
+};
+
+// Trains a supervised model on `examples` (one thread: the same seed gives the same file) and
+// writes it to `out` (a quantised model when options.quantize).
+Status TrainClassifier(const std::vector<TrainingExample>& examples, const TrainOptions& options,
+                       const std::string& out);
+
+}  // namespace parapet::pipeline::internal
