@@ -141,6 +141,7 @@ int RunTrain(const TrainArgs& a) {
 struct EvalArgs {
   std::string model, data, label, text_col = "text", label_col = "label";
   double threshold = 0.5;
+  double flag_threshold = 0.5;
   int window_words = 256;
   bool json = false;
 };
@@ -178,7 +179,33 @@ int RunEval(const EvalArgs& a) {
       std::count_if(scored.begin(), scored.end(), [](const auto& p) { return p.second; }));
   const double n_neg = static_cast<double>(scored.size()) - n_pos;
   if (n_pos == 0 || n_neg == 0) {
-    return InputError(a.data + ": needs examples of '" + positive + "' and of other labels");
+    // One class only (say, a slice of benign look-alikes): how many would be acted on.
+    double at = 0, at_flag = 0;
+    for (const auto& [score, pos] : scored) {
+      at += score >= a.threshold ? 1 : 0;
+      at_flag += score >= a.flag_threshold ? 1 : 0;
+    }
+    const double n = static_cast<double>(scored.size());
+    if (a.json) {
+      JsonWriter w;
+      w.BeginObject();
+      w.StringField("model", a.model);
+      w.StringField("label", positive);
+      w.IntField("examples", static_cast<int64_t>(scored.size()));
+      w.IntField("positives", static_cast<int64_t>(n_pos));
+      w.DoubleField("threshold", a.threshold);
+      w.DoubleField("rate_at_threshold", at / n);
+      w.DoubleField("flag_threshold", a.flag_threshold);
+      w.DoubleField("rate_at_flag_threshold", at_flag / n);
+      w.EndObject();
+      std::printf("%s\n", w.str().c_str());
+      return 0;
+    }
+    std::printf("%s on %s: %zu examples, all %s '%s'\n", a.model.c_str(), a.data.c_str(),
+                scored.size(), n_pos > 0 ? "labelled" : "not", positive.c_str());
+    std::printf("  scored >= %.3f (threshold): %.2f%%   >= %.3f (flag threshold): %.2f%%\n",
+                a.threshold, 100 * at / n, a.flag_threshold, 100 * at_flag / n);
+    return 0;
   }
   double tp = 0, fp = 0;
   for (const auto& [score, pos] : scored) {
@@ -337,6 +364,9 @@ void AddClassifierCommands(CLI::App& app, Action* run) {
   eval->add_option("--data", e->data, "labelled JSONL or CSV")->required();
   eval->add_option("--label", e->label, "the positive label (default: the first not 'benign')");
   eval->add_option("--threshold", e->threshold, "decision threshold (default 0.5)")
+      ->check(CLI::Range(0.0, 1.0));
+  eval->add_option("--flag-threshold", e->flag_threshold,
+                   "a second threshold whose rate is reported on one-class data (default 0.5)")
       ->check(CLI::Range(0.0, 1.0));
   eval->add_option("--window-words", e->window_words, "words per window (default 256)")
       ->check(CLI::Range(8, 1 << 20));
