@@ -247,7 +247,8 @@ TEST(Cli, ClassifierTrainEvalAndClassify) {
   std::getline(lines, first);
   std::getline(lines, second);
   EXPECT_GT(boost::json::parse(first).at("labels").at("attack").to_number<double>(), 0.5) << first;
-  EXPECT_LT(boost::json::parse(second).at("labels").at("attack").to_number<double>(), 0.5) << second;
+  EXPECT_LT(boost::json::parse(second).at("labels").at("attack").to_number<double>(), 0.5)
+      << second;
   // One class only: the rate at the thresholds.
   std::ofstream(dir + "/benign.jsonl") << R"({"text":"add the numbers please","label":"benign"})"
                                        << "\n";
