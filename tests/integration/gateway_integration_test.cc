@@ -98,6 +98,18 @@ class GatewayTest : public ::testing::Test {
     return ParseMetrics(Send(Request("GET", "/metrics", "")).body);
   }
 
+  // A request's counters are updated just after its last byte is sent (or, for a cancel, after
+  // the engine counts it): poll until `name` reaches `at_least`, for up to five seconds.
+  std::map<std::string, double> MetricsOnceAtLeast(const std::string& name, double at_least) {
+    std::map<std::string, double> m;
+    for (int i = 0; i < 100; ++i) {
+      m = Metrics();
+      if (m[name] >= at_least) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return m;
+  }
+
   std::string dir_;
   TlsClientOptions tls_;
   std::unique_ptr<GatewayProcess> server_;
@@ -237,12 +249,10 @@ TEST_F(GatewayTest, ClientDisconnectStopsGenerationWithinOneStep) {
   ASSERT_TRUE(c->ReadHead().has_value());
   for (int i = 0; i < 4; ++i) ASSERT_TRUE(c->ReadChunk().has_value());
   c->Close(/*reset=*/true);
-  std::map<std::string, double> m;
-  for (int i = 0; i < 100; ++i) {
-    m = Metrics();
-    if (m["parapet_engine_cancelled_sequences"] >= 1) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  // The engine counts the cancel before the request's completion counts the reason.
+  MetricsOnceAtLeast("parapet_engine_cancelled_sequences", 1);
+  std::map<std::string, double> m =
+      MetricsOnceAtLeast("parapet_generations_cancelled_total{reason=\"client_gone\"}", 1);
   EXPECT_EQ(m["parapet_engine_cancelled_sequences"], 1);
   EXPECT_LE(m["parapet_engine_cancel_passes_max"], 1) << "generation ran on after the cancel";
   EXPECT_EQ(m["parapet_generations_cancelled_total{reason=\"client_gone\"}"], 1);
@@ -305,7 +315,8 @@ TEST_F(GatewayTest, DeadlineCancelsAndRateLimitsAnswer429) {
   EXPECT_EQ(limited.status, 429) << limited.body;
   EXPECT_FALSE(limited.header("retry-after").empty());
   EXPECT_EQ(Send(Request("POST", "/v1/completions", CompletionBody("x", 2, false))).status, 401);
-  const std::map<std::string, double> m = Metrics();
+  const std::map<std::string, double> m =
+      MetricsOnceAtLeast("parapet_generations_cancelled_total{reason=\"deadline\"}", 1);
   EXPECT_EQ(m.at("parapet_generations_cancelled_total{reason=\"deadline\"}"), 1);
   EXPECT_EQ(server_->Stop(), 0) << server_->log();
 }
@@ -562,7 +573,8 @@ TEST_F(GatewayTest, OutputPolicyBlocksAndRedactsStreamsAndStopsTheEngine) {
   EXPECT_EQ(lp.status, 400) << lp.body;
   EXPECT_NE(lp.body.find(R"("param":"logprobs")"), std::string::npos) << lp.body;
 
-  std::map<std::string, double> m = Metrics();
+  std::map<std::string, double> m =
+      MetricsOnceAtLeast("parapet_generations_cancelled_total{reason=\"content_filter\"}", 2);
   EXPECT_EQ(m["parapet_generations_cancelled_total{reason=\"content_filter\"}"], 2)
       << Send(Request("GET", "/metrics", "")).body;
   EXPECT_EQ(m["parapet_output_rule_actions_total{rule=\"names.name\",action=\"block\"}"], 2);
