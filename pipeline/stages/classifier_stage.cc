@@ -33,7 +33,9 @@ class ClassifierStage final : public Stage {
       : id_(c.id),
         mode_(c.mode),
         window_words_(static_cast<size_t>(c.window_words)),
+        min_words_(static_cast<size_t>(c.min_words)),
         whole_text_(c.whole_text),
+        roles_(c.roles),
         model_(std::move(model)),
         rules_(std::move(rules)) {}
 
@@ -44,8 +46,15 @@ class ClassifierStage final : public Stage {
 
   Status Inspect(Input& input, StageResult& out) const override {
     for (size_t m = 0; m < input.messages.size(); ++m) {
+      if (!roles_.empty() &&
+          std::find(roles_.begin(), roles_.end(), input.messages[m].role) == roles_.end()) {
+        continue;
+      }
       // The original text: the classifier normalises as it did at training.
-      const std::vector<double> scores = Score(input.messages[m].text.original());
+      size_t words = 0;
+      const std::vector<double> scores =
+          model_->ScoreText(input.messages[m].text.original(), window_words_, &words);
+      const bool may_act = words >= min_words_;
       for (size_t l = 0; l < model_->labels().size(); ++l) {
         const LabelRule* rule = nullptr;
         for (const LabelRule& r : rules_) {
@@ -57,9 +66,11 @@ class ClassifierStage final : public Stage {
         f.message = static_cast<int32_t>(m);
         f.score = scores[l];
         f.action = Action::kAllow;
-        if (rule != nullptr && scores[l] >= rule->threshold) {
+        if (rule == nullptr || !may_act) {
+          // score only
+        } else if (scores[l] >= rule->threshold) {
           f.action = rule->action;
-        } else if (rule != nullptr && scores[l] >= rule->flag_threshold) {
+        } else if (scores[l] >= rule->flag_threshold) {
           f.action = Action::kFlag;
         }
         out.findings.push_back(std::move(f));
@@ -69,14 +80,12 @@ class ClassifierStage final : public Stage {
   }
 
  private:
-  std::vector<double> Score(const std::string& text) const {
-    return model_->ScoreText(text, window_words_);
-  }
-
   std::string id_;
   Mode mode_;
   size_t window_words_;
+  size_t min_words_;
   bool whole_text_;
+  std::vector<std::string> roles_;
   std::shared_ptr<const internal::ClassifierModel> model_;
   std::vector<LabelRule> rules_;
 };
@@ -87,6 +96,7 @@ Result<std::unique_ptr<Stage>> NewClassifierStage(const ClassifierStageConfig& c
   if (c.id.empty()) return InvalidArgumentError("classifier.id: missing");
   if (c.model.empty()) return InvalidArgumentError(c.id + ".model: missing (a .bin or .ftz file)");
   if (c.window_words < 8) return InvalidArgumentError(c.id + ".window_words: must be >= 8");
+  if (c.min_words < 1) return InvalidArgumentError(c.id + ".min_words: must be >= 1");
   if (c.action == Action::kRedact) {
     return InvalidArgumentError(c.id +
                                 ".action: allow, flag or block (a score has no span to redact)");

@@ -37,7 +37,13 @@ struct ClassifierStageConfig {
   std::vector<ClassifierLabelConfig> labels;  // at least one
   Action action = Action::kBlock;             // redact is not allowed (no span to mask)
   int window_words = 256;                     // >= 8
+  // Texts with fewer words are scored but never acted on: one or two words carry too little
+  // evidence for a bag-of-words model ("Hi" and "Go" can score anything).
+  int min_words = 1;
   bool whole_text = false;  // output stages: score the whole response so far, not a window
+  // Input stages: score only messages with these roles (empty: every message the policy scans).
+  // A jailbreak detector is meant for what end users write, not the operator's system prompt.
+  std::vector<std::string> roles;
 };
 
 // Builds the stage, loading the model. Errors name the field: "<id>.model: …: not a fastText

@@ -175,9 +175,19 @@ Result<StagePtr> ParseClassifier(YamlMapReader& r, const StageCommon& c, const C
   if (cfg.model.empty()) return r.Fail("model", "a classifier needs a model (.bin or .ftz)");
   cfg.model = (std::filesystem::path(c.base_dir) / cfg.model).lexically_normal().string();
   PARAPET_RETURN_IF_ERROR(ReadAction(r, "action", cfg.action));
+  PARAPET_RETURN_IF_ERROR(r.GetStringList("roles", cfg.roles));
+  for (const std::string& role : cfg.roles) {
+    if (c.output) return r.Fail("roles", "output stages read the response; roles is for input");
+    if (role != "system" && role != "user" && role != "assistant") {
+      return r.Fail("roles", "roles are system, user and assistant; got '" + role + "'");
+    }
+  }
   int64_t window = cfg.window_words;
   PARAPET_RETURN_IF_ERROR(r.GetInRange<int64_t>("window_words", window, 8, 1 << 20));
   cfg.window_words = static_cast<int>(window);
+  int64_t min_words = cfg.min_words;
+  PARAPET_RETURN_IF_ERROR(r.GetInRange<int64_t>("min_words", min_words, 1, 1000));
+  cfg.min_words = static_cast<int>(min_words);
   PARAPET_RETURN_IF_ERROR(r.List("labels", [&](YamlMapReader& l) -> Status {
     pipeline::ClassifierLabelConfig label;
     PARAPET_RETURN_IF_ERROR(l.Get("label", label.label));

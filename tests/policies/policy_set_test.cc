@@ -343,6 +343,24 @@ policies:
   ASSERT_FALSE(missing.ok());
   EXPECT_NE(missing.status().message().find("missing.ftz: cannot open"), std::string::npos)
       << missing.status().message();
+  // roles: input stages only, and only real roles.
+  std::ofstream(dir + "/roles.yaml")
+      << "version: 1\npolicies:\n  p:\n    output:\n      stages:\n        - {id: c, "
+         "type: classifier, model: m.bin, roles: [user], labels: [{label: attack}]}\n";
+  Result<std::shared_ptr<const PolicySet>> roles =
+      PolicySet::Load(dir + "/roles.yaml", CompileContext{});
+  ASSERT_FALSE(roles.ok());
+  EXPECT_NE(roles.status().message().find("roles: output stages read the response"),
+            std::string::npos)
+      << roles.status().message();
+  std::ofstream(dir + "/role.yaml") << "version: 1\npolicies:\n  p:\n    input:\n      - {id: c, "
+                                       "type: classifier, model: m.bin, roles: [admin], labels: "
+                                       "[{label: attack}]}\n";
+  Result<std::shared_ptr<const PolicySet>> role =
+      PolicySet::Load(dir + "/role.yaml", CompileContext{});
+  ASSERT_FALSE(role.ok());
+  EXPECT_NE(role.status().message().find("got 'admin'"), std::string::npos)
+      << role.status().message();
   std::filesystem::remove_all(dir);
 }
 
