@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/labelled_data.h"
 #include "common/json_writer.h"
 #include "pipeline/internal/classifier_model.h"
 
@@ -19,97 +20,6 @@ namespace {
 
 using pipeline::internal::ClassifierModel;
 using pipeline::internal::TrainingExample;
-
-// One CSV record (RFC 4180: quotes, "" escapes, newlines inside quotes) from `in`; false at end.
-bool ReadCsvRecord(std::istream& in, std::vector<std::string>& fields, int& line_no) {
-  fields.clear();
-  std::string field;
-  bool quoted = false, any = false;
-  for (int c; (c = in.get()) != EOF;) {
-    any = true;
-    if (quoted) {
-      if (c == '"') {
-        if (in.peek() == '"') {
-          field += '"';
-          in.get();
-        } else {
-          quoted = false;
-        }
-      } else {
-        if (c == '\n') ++line_no;
-        field += static_cast<char>(c);
-      }
-    } else if (c == '"') {
-      quoted = true;
-    } else if (c == ',') {
-      fields.push_back(std::move(field));
-      field.clear();
-    } else if (c == '\n') {
-      ++line_no;
-      if (!field.empty() && field.back() == '\r') field.pop_back();
-      fields.push_back(std::move(field));
-      return true;
-    } else {
-      field += static_cast<char>(c);
-    }
-  }
-  if (!any) return false;
-  fields.push_back(std::move(field));
-  return true;
-}
-
-// Reads labelled examples: JSONL {"text":…, "label":…} or CSV with a header naming the columns.
-Status LoadExamples(const std::string& path, const std::string& text_col,
-                    const std::string& label_col, std::vector<TrainingExample>& out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return NotFoundError(path + ": cannot open");
-  const bool csv = path.ends_with(".csv");
-  int line_no = 0;
-  if (csv) {
-    std::vector<std::string> header, row;
-    if (!ReadCsvRecord(in, header, line_no)) return InvalidArgumentError(path + ": empty");
-    auto col = [&](const std::string& name) -> int {
-      auto it = std::find(header.begin(), header.end(), name);
-      return it == header.end() ? -1 : static_cast<int>(it - header.begin());
-    };
-    const int t = col(text_col), l = col(label_col);
-    if (t < 0 || l < 0) {
-      return InvalidArgumentError(path + ":1: no column '" + (t < 0 ? text_col : label_col) +
-                                  "' in the header (--text-column / --label-column)");
-    }
-    while (ReadCsvRecord(in, row, line_no)) {
-      if (row.size() == 1 && row[0].empty()) continue;
-      if (static_cast<int>(row.size()) <= std::max(t, l)) {
-        return InvalidArgumentError(path + ":" + std::to_string(line_no) + ": " +
-                                    std::to_string(row.size()) + " fields, the header has " +
-                                    std::to_string(header.size()));
-      }
-      out.push_back({row[static_cast<size_t>(t)], row[static_cast<size_t>(l)]});
-    }
-    return Status::Ok();
-  }
-  for (std::string line; std::getline(in, line);) {
-    ++line_no;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    boost::system::error_code ec;
-    boost::json::value v = boost::json::parse(line, ec);
-    const std::string where = path + ":" + std::to_string(line_no) + ": ";
-    if (ec || !v.is_object()) return InvalidArgumentError(where + "not a JSON object");
-    const boost::json::object& o = v.as_object();
-    auto text = o.find(text_col);
-    auto label = o.find(label_col);
-    if (text == o.end() || !text->value().is_string()) {
-      return InvalidArgumentError(where + "no string field '" + text_col + "'");
-    }
-    if (label == o.end() || !(label->value().is_string() || label->value().is_int64())) {
-      return InvalidArgumentError(where + "no field '" + label_col + "'");
-    }
-    out.push_back({std::string(text->value().as_string()),
-                   label->value().is_string() ? std::string(label->value().as_string())
-                                              : std::to_string(label->value().as_int64())});
-  }
-  return Status::Ok();
-}
 
 struct TrainArgs {
   std::vector<std::string> data;
@@ -120,8 +30,10 @@ struct TrainArgs {
 int RunTrain(const TrainArgs& a) {
   std::vector<TrainingExample> examples;
   for (const std::string& f : a.data) {
-    Status s = LoadExamples(f, a.text_col, a.label_col, examples);
+    std::vector<LabelledText> rows;
+    Status s = LoadLabelledTexts(f, a.text_col, a.label_col, /*label_optional=*/false, rows);
     if (!s.ok()) return InputError(s.message());
+    for (LabelledText& r : rows) examples.push_back({std::move(r.text), std::move(r.label)});
   }
   if (examples.empty()) return InputError("no examples in --data");
   const auto t0 = std::chrono::steady_clock::now();
@@ -162,13 +74,13 @@ int RunEval(const EvalArgs& a) {
   auto it = std::find(labels.begin(), labels.end(), positive);
   if (it == labels.end()) return InputError("--label: the model has no label '" + positive + "'");
   const size_t li = static_cast<size_t>(it - labels.begin());
-  std::vector<TrainingExample> examples;
-  Status s = LoadExamples(a.data, a.text_col, a.label_col, examples);
+  std::vector<LabelledText> examples;
+  Status s = LoadLabelledTexts(a.data, a.text_col, a.label_col, /*label_optional=*/false, examples);
   if (!s.ok()) return InputError(s.message());
   if (examples.empty()) return InputError(a.data + ": no examples");
   std::vector<std::pair<double, bool>> scored;  // score, is positive
   std::vector<double> micros;
-  for (const TrainingExample& e : examples) {
+  for (const LabelledText& e : examples) {
     const auto t0 = std::chrono::steady_clock::now();
     const std::vector<double> sc = (*m)->ScoreText(e.text, static_cast<size_t>(a.window_words));
     micros.push_back(
@@ -212,6 +124,7 @@ int RunEval(const EvalArgs& a) {
     if (score >= a.threshold) (pos ? tp : fp) += 1;
   }
   const double precision = tp + fp > 0 ? tp / (tp + fp) : 0, recall = tp / n_pos;
+  const double fpr = fp / n_neg;
   const double f1 = precision + recall > 0 ? 2 * precision * recall / (precision + recall) : 0;
   // Ranked by score: ROC-AUC, average precision (AUPRC), FPR at 95% recall, recall at 2% FPR.
   std::sort(scored.begin(), scored.end(),
@@ -250,6 +163,7 @@ int RunEval(const EvalArgs& a) {
     w.DoubleField("precision", precision);
     w.DoubleField("recall", recall);
     w.DoubleField("f1", f1);
+    w.DoubleField("fpr", fpr);
     w.DoubleField("roc_auc", auc);
     w.DoubleField("auprc", ap);
     w.DoubleField("fpr_at_95_recall", fpr95);
@@ -262,8 +176,8 @@ int RunEval(const EvalArgs& a) {
   }
   std::printf("%s on %s: %zu examples, %.0f '%s'\n", a.model.c_str(), a.data.c_str(), scored.size(),
               n_pos, positive.c_str());
-  std::printf("  at threshold %.3f: precision %.4f  recall %.4f  F1 %.4f\n", a.threshold, precision,
-              recall, f1);
+  std::printf("  at threshold %.3f: precision %.4f  recall %.4f  F1 %.4f  FPR %.4f\n", a.threshold,
+              precision, recall, f1, fpr);
   std::printf("  ROC-AUC %.4f  AUPRC %.4f  FPR at 95%% recall %.4f  recall at 2%% FPR %.4f\n", auc,
               ap, fpr95, recall2);
   std::printf("  latency per text: mean %.1f us, p99 %.1f us\n", mean_us, p99_us);
@@ -353,6 +267,8 @@ void AddClassifierCommands(CLI::App& app, Action* run) {
   train->add_option("--maxn", t->o.maxn, "longest character n-gram")->check(CLI::Range(0, 10));
   train->add_option("--bucket", t->o.bucket, "n-gram hash buckets (default 200000)")
       ->check(CLI::Range(1000, 100000000));
+  train->add_option("--min-count", t->o.min_count, "drop words seen fewer times (default 1)")
+      ->check(CLI::Range(1, 1000000));
   train->add_option("--loss", t->o.loss, "softmax (default) | ova | hs | ns");
   train->add_flag("--quantize", t->o.quantize, "write a quantised (.ftz) model");
   train->add_option("--cutoff", t->o.cutoff, "with --quantize: keep this many words/n-grams");

@@ -14,15 +14,13 @@ namespace parapet::cli {
 
 using Action = std::function<int()>;
 
-void AddModelCommands(CLI::App& app, Action* run);    // model info
-void AddTokenizeCommand(CLI::App& app, Action* run);  // tokenize
-void AddGenerateCommand(CLI::App& app, Action* run);  // generate
-void AddServeCommand(CLI::App& app, Action* run);     // serve, key new
-void AddPolicyCommands(CLI::App& app, Action* run);   // policy check | test | explain
-void AddAuditCommands(CLI::App& app, Action* run);
-void AddClassifierCommands(CLI::App& app,
-                           Action* run);  // classifier train | eval, classify  // audit keygen |
-                                          // hash | verify | query | report
+void AddModelCommands(CLI::App& app, Action* run);       // model info
+void AddTokenizeCommand(CLI::App& app, Action* run);     // tokenize
+void AddGenerateCommand(CLI::App& app, Action* run);     // generate
+void AddServeCommand(CLI::App& app, Action* run);        // serve, key new
+void AddPolicyCommands(CLI::App& app, Action* run);      // policy check | test | explain
+void AddAuditCommands(CLI::App& app, Action* run);       // audit keygen | hash | verify | ...
+void AddClassifierCommands(CLI::App& app, Action* run);  // classifier train | eval, classify
 
 // Prints "parapet: <message>" to stderr and returns 2.
 int InputError(const std::string& message);
