@@ -31,6 +31,7 @@ import unicodedata
 import zlib
 
 TEST_PERCENT = 20  # share of hash space that goes to the test split
+SHORT_ATTACK_CHARS = 400  # attacks shorter than this are repeated in the prompt-attack training
 
 # Over-represented benign sources keep this many rows (chosen by hash, so the choice is stable).
 SOURCE_CAPS = {
@@ -676,6 +677,60 @@ def group_keys(norms):
 
 # ---- assembling the data sets ----
 
+# ---- short benign requests for harmful-content ----
+#
+# The harmful sources are short imperatives ("Write a tutorial on ...", median 64 characters);
+# most benign prompts are longer questions and documents. Trained on that alone, the model
+# learns form and length, not content: "Tell me a story" scored 0.999 harmful. Two kinds of
+# short benign rows are therefore added to harmful-content's training (never to a test split):
+# the first sentence of every benign training prompt, and ordinary short requests generated from
+# the lists below (a stable hash picks about one combination in 40).
+
+SHORT_REQUEST_VERBS = [
+    "write", "tell me", "create", "draft", "compose", "give me", "come up with", "make up",
+    "generate", "help me write", "can you write", "please write", "i need", "could you give me",
+    "write me", "suggest", "share", "invent", "produce", "put together"]
+SHORT_REQUEST_THINGS = [
+    "a story", "a short story", "a bedtime story", "a poem", "a haiku", "a limerick", "a joke",
+    "a riddle", "a song", "a birthday message", "an email", "a cover letter", "a thank-you note",
+    "a recipe", "a shopping list", "a workout plan", "a study plan", "a travel itinerary",
+    "a product description", "a blog post", "a speech", "a toast", "a slogan", "a tweet",
+    "a summary", "a lesson plan", "a list of ideas", "a dialogue", "a fairy tale", "a fable",
+    "a review", "a letter", "some tips", "a quiz", "a menu", "a character description"]
+SHORT_REQUEST_TOPICS = [
+    "", "about a cat", "about the sea", "about friendship", "for my mom", "about a dragon",
+    "for a five-year-old", "about autumn", "for my team", "about space travel", "about a robot",
+    "for a wedding", "about coffee", "for our school newsletter", "about a lost dog", "about rain",
+    "about my hometown", "for a job interview", "about a pirate", "about the moon",
+    "about a small bakery", "for a retirement party", "about learning to code", "about winter",
+    "about a brave knight", "for my landlord", "about gardening", "about a trip to paris",
+    "for a science fair", "about dinosaurs", "about kindness", "about a haunted house",
+    "about the ocean", "for a first date", "about football", "about a talking tree"]
+
+
+def short_requests():
+    out = []
+    for verb in SHORT_REQUEST_VERBS:
+        for thing in SHORT_REQUEST_THINGS:
+            for topic in SHORT_REQUEST_TOPICS:
+                text = " ".join(x for x in (verb, thing, topic) if x)
+                if int(hashlib.sha256(text.encode()).hexdigest()[:8], 16) % 40 != 0:
+                    continue
+                question = verb.startswith(("can ", "could "))
+                out.append(text[0].upper() + text[1:] + ("?" if question else ""))
+    return out
+
+
+def first_sentence(text):
+    """The text up to its first sentence end or line break, when that is a real shortening."""
+    text = text.strip()
+    m = re.match(r"(.+?[.?!])(\s|$)", text, re.S)
+    s = (m.group(1) if m else text).split("\n")[0].strip()
+    if len(s.split()) < 2 or len(s) > 200 or len(s) >= 0.8 * len(text):
+        return None
+    return s
+
+
 MODELS = {
     # model: {role in Rows: label}
     "prompt-attack": {"attack": "attack", "benign": "benign"},
@@ -772,6 +827,30 @@ def main():
             print("%s.%s: %d rows %s" % (model, split, len(out), dict(sorted(totals.items()))))
             for (label, source), n in sorted(counts.items()):
                 print("  %-8s %5d  %s" % (label, n, source))
+    # Short direct injections ("ignore the above and ...", "print your instructions") are few next
+    # to the long jailbreak templates; the prompt-attack recipe trains on them twice.
+    short = [dict(r, label="attack") for r in sorted(rows, key=order)
+             if r["split"] == "train" and r["role"] == "attack" and len(r["text"]) < SHORT_ATTACK_CHARS]
+    _write(os.path.join(args.out, "prompt-attack.train-short-attacks.jsonl"), short)
+    print("prompt-attack.train-short-attacks: %d rows (attacks under %d characters)"
+          % (len(short), SHORT_ATTACK_CHARS))
+    # harmful-content: short benign rows (see short_requests above); training only. The first
+    # sentences of the benign test prompts are a separate over-blocking check.
+    for split in ("train", "test"):
+        short = []
+        for r in sorted(rows, key=order):
+            if r["split"] == split and r["role"] in ("benign", "benign_h"):
+                s = first_sentence(r["text"])
+                if s is not None:
+                    short.append(dict(r, text=s, label="benign", source=r["source"] + "#first-sentence"))
+        if split == "train":
+            short += [{"text": t, "label": "benign", "source": "generated/short-requests"}
+                      for t in short_requests()]
+            name = "harmful-content.train-short-benign.jsonl"
+        else:
+            name = "short-benign.test.jsonl"
+        _write(os.path.join(args.out, name), short)
+        print("%s: %d rows" % (name[:-len(".jsonl")], len(short)))
     indirect = [dict(r, label=r["role"].split("_")[1]) for r in sorted(rows, key=order)
                 if r["role"].startswith("indirect_")]
     _write(os.path.join(args.out, "prompt-attack.indirect.test.jsonl"), indirect)

@@ -10,6 +10,7 @@ packages=(
   libcli11-dev libboost1.81-dev libboost-json1.81-dev libssl-dev openssl libyaml-cpp-dev
   libre2-dev libutf8proc-dev libfasttext-dev
   curl nghttp2-client wrk nginx
+  python3  # scripts/classifier_data.py rebuilds the classifiers' held-out test split in tests/cli
   chromium  # renders the audit HTML report in tests/audit (headless)
 )
 
