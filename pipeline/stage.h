@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,9 +33,19 @@ struct Message {
   ScanText text;
 };
 
+// A turn that is not scanned but gives context to stages that judge a conversation: when the
+// output stages judge a response, the request's turns (guard_model renders the prompt the response
+// answers). Never rewritten; no finding points at it.
+struct ContextTurn {
+  std::string role;  // "system" | "user" | "assistant"
+  std::string content;
+};
+
 // What the stages of one chain inspect. A rewriting stage changes messages[i].text in place.
 struct Input {
   std::vector<Message> messages;
+  // Oldest first; usually empty on input. A view: the caller keeps the turns alive for the run.
+  std::span<const ContextTurn> context;
 };
 
 struct Finding {
@@ -58,6 +69,22 @@ class TokenCounter {
   virtual int64_t CountTokens(std::string_view text) const = 0;
 };
 
+// What one earlier stage of the current StageChain::Run did, for Stage::ShouldRun.
+struct PriorStage {
+  std::string_view id;
+  Mode mode = Mode::kEnforce;
+  bool ran = true;                    // false: it was skipped (its own ShouldRun)
+  bool error = false;                 // it ran and could not decide
+  Action strongest = Action::kAllow;  // the strongest action among its findings
+};
+
+// The run so far, before a stage: the chain's decision (enforcing stages) and each earlier stage
+// of this run, in order. Stages the run does not include (StageSelection) are not listed.
+struct PriorStages {
+  Action action = Action::kAllow;
+  std::span<const PriorStage> stages;
+};
+
 class Stage {
  public:
   virtual ~Stage() = default;
@@ -75,6 +102,15 @@ class Stage {
   // ScanText::ToOriginal). May rewrite message texts (unicode). OK = decided (maybe nothing
   // found); an error = could not decide. Thread-safe (const; `input` and `out` are per call).
   virtual Status Inspect(Input& input, StageResult& out) const = 0;
+
+  // Whether the chain should run this stage, given what the stages before it did in this run.
+  // True (the default): always. A stage that returns false is skipped: no Inspect, no findings,
+  // a StageReport with `skipped` set. Used by expensive stages (guard_model) to run only where a
+  // cheap one flagged, or not after a block. Thread-safe.
+  virtual bool ShouldRun(const PriorStages& prior) const {
+    (void)prior;
+    return true;
+  }
 
   // For the streaming output guard (stream_guard.h). False (the default): the stage is local —
   // each finding lies within a short stretch of text and is decided by the text around it — so

@@ -33,9 +33,20 @@ bool StageChain::has_whole_text_stages() const {
 
 Verdict StageChain::Run(Input& input, StageSelection which, bool pending) const {
   Verdict v;
+  std::vector<PriorStage> prior;  // ids view the stages' own strings
   for (const std::unique_ptr<const Stage>& stage : stages_) {
     if (which != StageSelection::kAll &&
         stage->whole_text() != (which == StageSelection::kWholeText)) {
+      continue;
+    }
+    if (!stage->ShouldRun(PriorStages{v.action, prior})) {
+      StageReport report;
+      report.stage_id = stage->id();
+      report.type = std::string(stage->type());
+      report.mode = stage->mode();
+      report.skipped = true;
+      v.stages.push_back(std::move(report));
+      prior.push_back(PriorStage{stage->id(), stage->mode(), false, false, Action::kAllow});
       continue;
     }
     StageResult result;
@@ -59,8 +70,10 @@ Verdict StageChain::Run(Input& input, StageSelection which, bool pending) const 
       f.action = Action::kBlock;
       result.findings.push_back(std::move(f));
     }
+    PriorStage done{stage->id(), stage->mode(), true, !st.ok(), Action::kAllow};
     std::vector<Finding>& into = shadow ? v.shadow : v.findings;
     for (Finding& f : result.findings) {
+      if (Rank(f.action) > Rank(done.strongest)) done.strongest = f.action;
       if (!shadow && Rank(f.action) > Rank(v.action)) {
         v.action = f.action;
         if (f.action == Action::kBlock) v.deciding_index = static_cast<int32_t>(into.size());
@@ -68,6 +81,7 @@ Verdict StageChain::Run(Input& input, StageSelection which, bool pending) const 
       into.push_back(std::move(f));
     }
     v.stages.push_back(std::move(report));
+    prior.push_back(done);
   }
   return v;
 }

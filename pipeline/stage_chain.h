@@ -36,6 +36,7 @@ struct StageReport {
   size_t n_findings = 0;
   // Only when Run was asked for it: Stage::PendingFrom right after this stage's Inspect.
   std::optional<size_t> pending_from;
+  bool skipped = false;  // Stage::ShouldRun said no: not run (status OK, no findings)
 };
 
 struct Verdict {
@@ -56,8 +57,9 @@ class StageChain {
   StageChain(std::vector<std::unique_ptr<const Stage>> stages, OnError on_error);
 
   // Runs every stage (all of them, even after a block, so the verdict and the audit trail see
-  // every finding). Message texts in `input` end up as the last rewriting stage left them.
-  // With a selection, only those stages run (the others are skipped, not reported). With
+  // every finding) — except a stage whose ShouldRun, given the stages before it in this run,
+  // says no; it is reported as skipped. Message texts in `input` end up as the last rewriting stage
+  // left them. With a selection, only those stages run (the others are skipped, not reported). With
   // `pending`, each report also gets the stage's PendingFrom (the stream guard's early release).
   Verdict Run(Input& input, StageSelection which = StageSelection::kAll,
               bool pending = false) const;

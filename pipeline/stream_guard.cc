@@ -117,6 +117,7 @@ void StreamGuard::Pass(bool at_end, std::string& out) {
     const size_t w = BackChars(text_, decided_, options_.holdback_chars);
     Input window;
     window.messages.push_back(Message{"assistant", ScanText(text_.substr(w))});
+    window.context = options_.context;
     const Verdict v = chain_.Run(
         window, whole_text_stages_ ? StageSelection::kLocal : StageSelection::kAll, !at_end);
     if (!at_end) {
@@ -132,6 +133,7 @@ void StreamGuard::Pass(bool at_end, std::string& out) {
   if (whole_text_stages_) {
     Input all;
     all.messages.push_back(Message{"assistant", ScanText(text_)});
+    all.context = options_.context;
     Gather(chain_.Run(all, StageSelection::kWholeText), 0, found, shadow);
   }
   // A finding is final when it starts before the bound, or ends before the horizon (one that

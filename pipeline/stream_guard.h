@@ -38,6 +38,9 @@ namespace parapet::pipeline {
 struct StreamGuardOptions {
   size_t holdback_chars = 64;     // characters (code points) withheld at most; >= 1
   std::string mask = "[{type}]";  // as for Redact: "{type}" becomes the finding's type
+  // The request's turns, for stages that judge the response in its conversation (guard_model):
+  // Input::context of every run.
+  std::vector<ContextTurn> context;
 };
 
 class StreamGuard {

@@ -22,10 +22,14 @@ std::vector<std::string> Policy::StreamWarnings() const {
   return out;
 }
 
-OutputDecision Policy::EvaluateOutput(const std::string& response) const {
+OutputDecision Policy::EvaluateOutput(const std::string& response,
+                                      std::span<const Turn> prompt) const {
   OutputDecision d;
+  std::vector<pipeline::ContextTurn> context;
+  for (const Turn& t : prompt) context.push_back(pipeline::ContextTurn{t.role, t.content});
   pipeline::Input input;
   input.messages.push_back(pipeline::Message{"assistant", pipeline::ScanText(response)});
+  input.context = context;
   d.verdict = output_.Run(input);
   if (d.verdict.action != pipeline::Action::kBlock) {
     d.text = pipeline::Redact(response, d.verdict.findings, 0, o_.mask);

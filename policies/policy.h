@@ -100,8 +100,11 @@ class Policy {
 
   // Runs the input stages over the turns in scope and applies redactions.
   InputDecision EvaluateInput(std::span<const Turn> turns) const;
-  // Runs the output stages over a complete response and applies redactions.
-  OutputDecision EvaluateOutput(const std::string& response) const;
+  // Runs the output stages over a complete response and applies redactions. `prompt`: the
+  // request's turns, context for stages that judge the response in its conversation
+  // (guard_model); may be empty.
+  OutputDecision EvaluateOutput(const std::string& response,
+                                std::span<const Turn> prompt = {}) const;
 
  private:
   Options o_;

@@ -243,6 +243,7 @@ Status Loader::CompileStages(const std::list<YAML::Node>& list, const std::strin
                              std::set<std::string>& ids,
                              std::vector<std::unique_ptr<const pipeline::Stage>>& out) {
   size_t i = 0;
+  std::vector<std::pair<std::string, pipeline::Mode>> earlier;
   for (auto it = list.begin(); it != list.end(); ++it, ++i) {
     const YAML::Node& s = *it;
     const std::string sf = field + "[" + std::to_string(i) + "]";
@@ -262,9 +263,11 @@ Status Loader::CompileStages(const std::list<YAML::Node>& list, const std::strin
     if (c.type.empty()) return sr.Fail("type", "every stage needs a type");
     if (mode != "enforce" && mode != "shadow") return sr.Fail("mode", "must be enforce or shadow");
     c.mode = mode == "shadow" ? pipeline::Mode::kShadow : pipeline::Mode::kEnforce;
+    c.earlier = earlier;
     PARAPET_ASSIGN_OR_RETURN(std::unique_ptr<const pipeline::Stage> stage,
                              internal::ParseStage(sr, c, context_));
     PARAPET_RETURN_IF_ERROR(sr.Finish());
+    earlier.emplace_back(c.id, c.mode);
     out.push_back(std::move(stage));
   }
   return Status::Ok();

@@ -23,13 +23,19 @@ class Node;
 
 namespace parapet::pipeline {
 class TokenCounter;
-}
+class GuardModelRegistry;
+}  // namespace parapet::pipeline
 
 namespace parapet::policies {
 
-// What stages may need from their surroundings.
+// What stages may need from their surroundings. Both outlive every policy compiled with them.
 struct CompileContext {
   const pipeline::TokenCounter* token_counter = nullptr;  // for token limits; may be null
+  // The guard models this process loaded: a guard_model stage's `model:` must name one (an
+  // unknown name is a load error). Null: validation only (`parapet policy` commands, which have
+  // no engine) — the name is accepted unresolved and the stage's checks are Unavailable, so
+  // on_error decides.
+  const pipeline::GuardModelRegistry* guard_models = nullptr;
 };
 
 // Picks a policy: every non-empty field must equal the request's.

@@ -1,10 +1,13 @@
 // Stage parsers: the YAML keys of each stage type (SCHEMA.md) -> its config struct -> the stage.
 #include "policies/internal/stage_parsers.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 
+#include "pipeline/guard_model.h"
 #include "pipeline/stages/classifier_stage.h"
+#include "pipeline/stages/guard_model_stage.h"
 #include "pipeline/stages/keywords_stage.h"
 #include "pipeline/stages/length_stage.h"
 #include "pipeline/stages/pii_stage.h"
@@ -205,10 +208,107 @@ Result<StagePtr> ParseClassifier(YamlMapReader& r, const StageCommon& c, const C
   return Built(r, pipeline::NewClassifierStage(cfg));
 }
 
+// `model:` through the registry; null (accepted unresolved) when compiling without one.
+Result<std::shared_ptr<const pipeline::GuardScorer>> ResolveGuardModel(
+    YamlMapReader& r, const std::string& model, const CompileContext& context) {
+  if (context.guard_models == nullptr) return std::shared_ptr<const pipeline::GuardScorer>();
+  std::shared_ptr<const pipeline::GuardScorer> scorer = context.guard_models->Find(model);
+  if (scorer != nullptr) return scorer;
+  std::string loaded;
+  for (const std::string& n : context.guard_models->names()) {
+    loaded += (loaded.empty() ? "" : ", ") + n;
+  }
+  return r.Fail("model", "no guard model '" + model + "' is loaded (" +
+                             (loaded.empty() ? "none is; load one with --guard-model FILE"
+                                             : "loaded: " + loaded) +
+                             ")");
+}
+
+Status ReadGuardCategories(YamlMapReader& r, pipeline::GuardModelStageConfig& cfg) {
+  PARAPET_RETURN_IF_ERROR(r.List("taxonomy", [&](YamlMapReader& e) -> Status {
+    pipeline::GuardCategory cat;
+    PARAPET_RETURN_IF_ERROR(e.Get("code", cat.code));
+    PARAPET_RETURN_IF_ERROR(e.Get("name", cat.name));
+    PARAPET_RETURN_IF_ERROR(e.Get("description", cat.description));
+    if (cat.code.empty()) return e.Fail("code", "every category has a code (S1)");
+    if (cat.name.empty()) return e.Fail("name", "every category has a name");
+    cfg.taxonomy.push_back(std::move(cat));
+    return Status::Ok();
+  }));
+  return r.Section("categories", [&](YamlMapReader& m) -> Status {
+    for (auto it = m.node().begin(); it != m.node().end(); ++it) {
+      const std::string code = it->first.Scalar();
+      pipeline::Action action = pipeline::Action::kBlock;
+      PARAPET_RETURN_IF_ERROR(ReadAction(m, code.c_str(), action));
+      cfg.category_actions[code] = action;
+    }
+    return Status::Ok();
+  });
+}
+
+// run_if_flagged_by: earlier enforcing stages of the same list (a shadow stage never acts, so it
+// cannot decide whether the guard runs either).
+Status ReadRunIf(YamlMapReader& r, const StageCommon& c, std::vector<std::string>& out) {
+  PARAPET_RETURN_IF_ERROR(r.GetStringList("run_if_flagged_by", out, true));
+  for (const std::string& id : out) {
+    auto it = std::find_if(c.earlier.begin(), c.earlier.end(),
+                           [&](const auto& e) { return e.first == id; });
+    if (it == c.earlier.end()) {
+      return r.Fail("run_if_flagged_by",
+                    "'" + id + "' is not a stage before this one in the same list");
+    }
+    if (it->second == pipeline::Mode::kShadow) {
+      return r.Fail("run_if_flagged_by", "'" + id + "' is a shadow stage (it never acts)");
+    }
+  }
+  return Status::Ok();
+}
+
+Result<StagePtr> ParseGuardModel(YamlMapReader& r, const StageCommon& c,
+                                 const CompileContext& context) {
+  pipeline::GuardModelStageConfig cfg;
+  cfg.id = c.id;
+  cfg.mode = c.mode;
+  cfg.output = c.output;
+  PARAPET_RETURN_IF_ERROR(r.Get("model", cfg.model));
+  if (cfg.model.empty()) {
+    return r.Fail("model", "a guard_model stage names a loaded guard model (model: llama-guard-3)");
+  }
+  PARAPET_ASSIGN_OR_RETURN(std::shared_ptr<const pipeline::GuardScorer> scorer,
+                           ResolveGuardModel(r, cfg.model, context));
+  std::string name = pipeline::GuardTemplateName(cfg.prompt_template);
+  PARAPET_RETURN_IF_ERROR(r.Get("template", name));
+  const std::optional<pipeline::GuardTemplate> t = pipeline::GuardTemplateFromName(name);
+  if (!t) return r.Fail("template", "must be llama-guard-3, llama-guard-3-1b or llama-guard-2");
+  cfg.prompt_template = *t;
+  PARAPET_RETURN_IF_ERROR(ReadGuardCategories(r, cfg));
+  PARAPET_RETURN_IF_ERROR(r.GetInRange<double>("threshold", cfg.threshold, 0.0, 1.0));
+  PARAPET_RETURN_IF_ERROR(ReadAction(r, "default_action", cfg.default_action));
+  PARAPET_RETURN_IF_ERROR(r.GetInRange<int64_t>("timeout_ms", cfg.timeout_ms, 1, 600000));
+  int64_t tokens = cfg.max_continuation_tokens;
+  PARAPET_RETURN_IF_ERROR(r.GetInRange<int64_t>("max_continuation_tokens", tokens, 1, 256));
+  cfg.max_continuation_tokens = static_cast<int32_t>(tokens);
+  std::string conversation = "last";
+  PARAPET_RETURN_IF_ERROR(r.Get("conversation", conversation));
+  if (conversation != "last" && conversation != "all") {
+    return r.Fail("conversation", "must be last or all");
+  }
+  cfg.conversation = conversation == "last" ? pipeline::GuardConversation::kLast
+                                            : pipeline::GuardConversation::kAll;
+  PARAPET_RETURN_IF_ERROR(ReadRunIf(r, c, cfg.run_if_flagged_by));
+  PARAPET_RETURN_IF_ERROR(r.Get("skip_if_blocked", cfg.skip_if_blocked));
+  return Built(r, pipeline::NewGuardModelStage(cfg, std::move(scorer)));
+}
+
 const std::map<std::string, Parser, std::less<>>& Parsers() {
   static const std::map<std::string, Parser, std::less<>> kParsers = {
-      {"regex", &ParseRegex},       {"pii", &ParsePii},       {"unicode", &ParseUnicode},
-      {"keywords", &ParseKeywords}, {"length", &ParseLength}, {"classifier", &ParseClassifier},
+      {"regex", &ParseRegex},
+      {"pii", &ParsePii},
+      {"unicode", &ParseUnicode},
+      {"keywords", &ParseKeywords},
+      {"length", &ParseLength},
+      {"classifier", &ParseClassifier},
+      {"guard_model", &ParseGuardModel},
   };
   return kParsers;
 }

@@ -4,6 +4,8 @@
 
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "common/status.h"
 #include "common/yaml_reader.h"
@@ -21,6 +23,8 @@ struct StageCommon {
   pipeline::Mode mode = pipeline::Mode::kEnforce;
   std::string base_dir;  // for files the stage names (keyword lists, models)
   bool output = false;   // an output stage (scores a response as it grows)
+  // The stages before this one in the same list (input, or output.stages), in order.
+  std::vector<std::pair<std::string, pipeline::Mode>> earlier;
 };
 
 // Reads the type-specific keys through `r` (which has already read id/type/mode) and builds the

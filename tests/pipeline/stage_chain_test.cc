@@ -162,5 +162,44 @@ TEST(StageChain, RunsFromManyThreads) {
   EXPECT_EQ(ok.load(), 800);
 }
 
+// Runs only when the stage before it reported something; records what it was told.
+class AfterFlagStage : public FakeStage {
+ public:
+  AfterFlagStage() : FakeStage("after", "secret", Action::kBlock) {}
+  bool ShouldRun(const PriorStages& prior) const override {
+    seen_action = prior.action;
+    seen_n = prior.stages.size();
+    return !prior.stages.empty() && prior.stages.back().strongest != Action::kAllow;
+  }
+  mutable Action seen_action = Action::kAllow;
+  mutable size_t seen_n = 0;
+};
+
+TEST(StageChain, StagesCanSkipThemselvesGivenWhatRanBefore) {
+  auto after = std::make_unique<AfterFlagStage>();
+  const AfterFlagStage* probe = after.get();
+  std::vector<std::unique_ptr<const Stage>> stages;
+  stages.push_back(std::make_unique<FakeStage>("first", "word", Action::kFlag));
+  stages.push_back(std::move(after));
+  const StageChain chain(std::move(stages), OnError::kBlock);
+  Input in;
+  in.messages.push_back(Message{"user", ScanText("a secret")});
+  Verdict v = chain.Run(in);
+  EXPECT_EQ(v.action, Action::kAllow);  // "after" would block, but it did not run
+  ASSERT_EQ(v.stages.size(), 2u);
+  EXPECT_FALSE(v.stages[0].skipped);
+  EXPECT_TRUE(v.stages[1].skipped);
+  EXPECT_EQ(v.stages[1].stage_id, "after");
+  EXPECT_TRUE(v.stages[1].status.ok());
+  EXPECT_EQ(probe->seen_n, 1u);
+
+  Input flagged;
+  flagged.messages.push_back(Message{"user", ScanText("a word and a secret")});
+  v = chain.Run(flagged);
+  EXPECT_EQ(probe->seen_action, Action::kFlag);
+  EXPECT_FALSE(v.stages[1].skipped);
+  EXPECT_EQ(v.action, Action::kBlock);
+}
+
 }  // namespace
 }  // namespace parapet::pipeline

@@ -127,8 +127,7 @@ TEST(PolicySet, ErrorsNameFileLineAndField) {
             "p.yaml:4:5: policies.p.inputs: unknown key");
   EXPECT_EQ(err("version: 1\npolicies:\n  p:\n    input:\n      - {id: r, type: regexp}\n"),
             "p.yaml:5:23: policies.p.input[0].type: unknown stage type 'regexp' (known: "
-            "classifier, keywords, "
-            "length, pii, regex, unicode)");
+            "classifier, guard_model, keywords, length, pii, regex, unicode)");
   const std::string bad_regex = err(
       "version: 1\npolicies:\n  p:\n    input:\n      - {id: r, type: regex, patterns: [{id: x, "
       "pattern: 'a(b'}]}\n");
@@ -283,7 +282,7 @@ TEST(PolicySet, OutputErrorsNameTheField) {
             "in a policy)");
   EXPECT_EQ(err("version: 1\npolicies:\n  p:\n    output: {stages: [{id: u, type: nope}]}\n"),
             "p.yaml:4:37: policies.p.output.stages[0].type: unknown stage type 'nope' (known: "
-            "classifier, keywords, length, pii, regex, unicode)");
+            "classifier, guard_model, keywords, length, pii, regex, unicode)");
   EXPECT_EQ(err("version: 1\npolicies:\n  p:\n    tests: [{input: a, output: b, expect: {action: "
                 "allow}}]\n"),
             "p.yaml:4:32: policies.p.tests[0].output: a test has `input`/`messages` or `output`, "
