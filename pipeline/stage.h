@@ -118,6 +118,11 @@ class Stage {
   // on the whole text (length limits), so the guard runs it on everything generated so far.
   virtual bool whole_text() const { return false; }
 
+  // Expensive per run (a model forward pass, not a scan): the stream guard runs a chain with such
+  // whole-text stages at sentence ends and every holdback_chars / 2 characters instead of on
+  // every generated piece. False (the default) for the scanning stages.
+  virtual bool costly() const { return false; }
+
   // For the stream guard's early release, called after Inspect on the same input (a text that is
   // still growing, in messages[0]): the offset in messages[0]'s ORIGINAL text from which a match
   // of this stage could still be in progress — started, but able to grow or change with text not

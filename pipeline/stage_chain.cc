@@ -26,6 +26,13 @@ int Rank(Action a) {
 StageChain::StageChain(std::vector<std::unique_ptr<const Stage>> stages, OnError on_error)
     : stages_(std::move(stages)), on_error_(on_error) {}
 
+bool StageChain::has_costly_whole_text_stages() const {
+  for (const std::unique_ptr<const Stage>& s : stages_) {
+    if (s->whole_text() && s->costly()) return true;
+  }
+  return false;
+}
+
 bool StageChain::has_whole_text_stages() const {
   return std::any_of(stages_.begin(), stages_.end(),
                      [](const std::unique_ptr<const Stage>& s) { return s->whole_text(); });

@@ -66,6 +66,7 @@ class StageChain {
 
   size_t size() const { return stages_.size(); }
   bool has_whole_text_stages() const;
+  bool has_costly_whole_text_stages() const;  // Stage::costly() among them
   const std::vector<std::unique_ptr<const Stage>>& stages() const { return stages_; }
   OnError on_error() const { return on_error_; }
 

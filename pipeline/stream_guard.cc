@@ -43,7 +43,8 @@ std::string MaskFor(const std::string& mask, const std::string& type) {
 StreamGuard::StreamGuard(const StageChain& chain, StreamGuardOptions options)
     : chain_(chain),
       options_(std::move(options)),
-      whole_text_stages_(chain.has_whole_text_stages()) {
+      whole_text_stages_(chain.has_whole_text_stages()),
+      costly_whole_text_(chain.has_costly_whole_text_stages()) {
   PARAPET_CHECK(options_.holdback_chars >= 1);
 }
 
@@ -100,6 +101,17 @@ void StreamGuard::Gather(const Verdict& v, size_t offset, std::vector<Finding>& 
   }
 }
 
+bool StreamGuard::WholeTextDue(bool at_end) const {
+  if (at_end || !costly_whole_text_) return true;
+  size_t chars = 0;
+  for (size_t i = whole_checked_; i < text_.size(); ++i) {
+    const char c = text_[i];
+    if (c == '.' || c == '!' || c == '?' || c == '\n') return true;
+    if (!IsContinuation(c)) ++chars;
+  }
+  return 2 * chars >= options_.holdback_chars;
+}
+
 void StreamGuard::ReleaseTo(size_t end, std::string& out) {
   if (end <= consumed_) return;
   out.append(text_, consumed_, end - consumed_);
@@ -130,16 +142,22 @@ void StreamGuard::Pass(bool at_end, std::string& out) {
     }
     Gather(v, w, found, shadow);
   }
-  if (whole_text_stages_) {
+  if (whole_text_stages_ && WholeTextDue(at_end)) {
+    // Stages about the whole response (length, a guard model) run on every piece — or, with a
+    // costly one among them (a guard model: a forward pass per check), at sentence ends, when the
+    // text they have not seen reaches half the hold-back, and at the end. Nothing they have not
+    // seen is released.
     Input all;
     all.messages.push_back(Message{"assistant", ScanText(text_)});
     all.context = options_.context;
     Gather(chain_.Run(all, StageSelection::kWholeText), 0, found, shadow);
+    whole_checked_ = n;
   }
   // A finding is final when it starts before the bound, or ends before the horizon (one that
   // reaches past it may still change: a pii candidate still growing can win an overlap with it,
   // an allow pattern can exempt it). Decide up to the first one that is not final yet.
   size_t limit = std::max(decided_, horizon);
+  if (whole_text_stages_) limit = std::max(decided_, std::min(limit, whole_checked_));
   for (const auto* list : {&found, &shadow}) {
     for (const Finding& f : *list) {
       if (f.message >= 0 && f.span.end > f.span.begin && f.span.begin >= decided_ &&

@@ -85,11 +85,15 @@ class StreamGuard {
   const StageChain& chain_;
   const StreamGuardOptions options_;
   const bool whole_text_stages_;
+  const bool costly_whole_text_;  // a guard model among them: run them less often
 
-  std::string text_;     // complete characters received
-  std::string partial_;  // an incomplete UTF-8 sequence at the end, until it completes
-  size_t decided_ = 0;   // findings starting before this were acted on (or recorded)
-  size_t consumed_ = 0;  // bytes released (or masked); >= decided_
+  std::string text_;          // complete characters received
+  std::string partial_;       // an incomplete UTF-8 sequence at the end, until it completes
+  size_t decided_ = 0;        // findings starting before this were acted on (or recorded)
+  size_t consumed_ = 0;       // bytes released (or masked); >= decided_
+  size_t whole_checked_ = 0;  // text_ bytes the whole-text stages have judged
+  // Whether the whole-text stages should run on this pass (see Pass).
+  bool WholeTextDue(bool at_end) const;
   size_t mask_end_ = 0;  // end of the last mask sent (for merging overlapping redactions)
   bool blocked_ = false;
   bool finished_ = false;

@@ -57,6 +57,7 @@ class GuardModelStage final : public Stage {
   std::string_view type() const override { return "guard_model"; }
   Mode mode() const override { return c_.mode; }
   bool whole_text() const override { return c_.output; }
+  bool costly() const override { return true; }
 
   bool ShouldRun(const PriorStages& prior) const override {
     if (c_.skip_if_blocked && prior.action == Action::kBlock) return false;

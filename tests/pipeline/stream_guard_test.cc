@@ -213,6 +213,65 @@ TEST(StreamGuardTest, LengthLimitBlocksOnceExceeded) {
   EXPECT_EQ(out, "0123456789");
 }
 
+// A costly whole-text stage (like a guard model) that records the texts it judged and blocks a
+// response containing "BAD".
+class CountingJudge : public Stage {
+ public:
+  explicit CountingJudge(std::vector<std::string>* seen) : seen_(seen) {}
+  const std::string& id() const override { return id_; }
+  std::string_view type() const override { return "judge"; }
+  Mode mode() const override { return Mode::kEnforce; }
+  bool whole_text() const override { return true; }
+  bool costly() const override { return true; }
+  Status Inspect(Input& in, StageResult& out) const override {
+    const std::string& t = in.messages[0].text.original();
+    seen_->push_back(t);
+    if (t.find("BAD") != std::string::npos) {
+      out.findings.push_back(Finding{"judge.bad", "BAD", 0, Span{}, 1.0, Action::kBlock});
+    }
+    return Status::Ok();
+  }
+
+ private:
+  std::string id_ = "judge";
+  std::vector<std::string>* seen_;
+};
+
+TEST(StreamGuardTest, CostlyWholeTextStagesRunAtSentenceEndsAndNeverFallBehindTheRelease) {
+  std::vector<std::string> seen;
+  std::vector<std::unique_ptr<const Stage>> stages;
+  stages.push_back(std::make_unique<CountingJudge>(&seen));
+  const StageChain chain(std::move(stages), OnError::kBlock);
+  StreamGuard g(chain, {.holdback_chars = 16});
+  const std::string text = "One two three. Four five six seven eight nine ten eleven. Twelve";
+  std::string out;
+  for (char c : text) {
+    out += g.Push(std::string(1, c));
+    // Released text was judged: it is a prefix of the last text the judge saw.
+    ASSERT_FALSE(!seen.empty() && out.size() > seen.back().size()) << out;
+    if (seen.empty()) {
+      EXPECT_EQ(out, "");
+    }
+  }
+  out += g.Finish();
+  EXPECT_EQ(out, text);
+  ASSERT_FALSE(seen.empty());
+  // Far fewer runs than pieces: at the two sentence ends, every 8 unjudged characters, the end.
+  EXPECT_LT(seen.size(), text.size() / 4) << seen.size();
+  EXPECT_EQ(seen.back(), text);
+  EXPECT_NE(std::find(seen.begin(), seen.end(), "One two three."), seen.end());
+
+  // A block: nothing after the last judged text that was clean goes out.
+  seen.clear();
+  StreamGuard b(chain, {.holdback_chars = 16});
+  std::string got;
+  for (char c : std::string("Fine so far. Then BAD things")) got += b.Push(std::string(1, c));
+  got += b.Finish();
+  EXPECT_TRUE(b.blocked());
+  EXPECT_EQ(got.find("BAD"), std::string::npos) << got;
+  EXPECT_EQ(got.rfind("Fine so far.", 0), 0u) << got;
+}
+
 // A stage that always fails: on_error decides.
 class FailingStage : public Stage {
  public:
