@@ -76,6 +76,13 @@ class Backend {
   virtual void Write(void* dst, const void* host_src, size_t bytes) = 0;
   // Waits for the ops so far and copies `bytes` at `src` into host memory.
   virtual Status Read(void* host_dst, const void* src, size_t bytes) = 0;
+  // Copies the keys and values of positions [0, n) of every layer from `from` into `to` (both
+  // made by this backend's NewKvCache, with equal n_layer and n_embd_kv), ordered with the ops:
+  // a later step sees them. Leaves n_past to the caller. Outside a step only (never between
+  // BeginStep and EndStep: a replayed step must not contain it). Errors: ResourceExhausted when
+  // a cache has no storage (the device had no memory for it); the backend's sticky error.
+  // REQUIRES: 0 <= n <= min(from.n_ctx(), to.n_ctx()).
+  virtual Status CopyKvPositions(const KvCache& from, KvCache& to, int32_t n) = 0;
 
   // ---- steps ----
 

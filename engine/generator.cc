@@ -52,6 +52,7 @@ Result<GenerateResult> Generate(Model& model, std::span<const TokenId> prompt,
   std::vector<float> logits(static_cast<size_t>(c.n_vocab));
   GenerateResult result;
   result.prompt_tokens = static_cast<int32_t>(n_prompt);
+  result.prompt_tokens_evaluated = result.prompt_tokens;
 
   // ---- prefill ----
   auto t0 = std::chrono::steady_clock::now();

@@ -40,8 +40,14 @@ struct GenerateResult {
   // Only when the request asked to score its prompt (GenerationRequest::prompt_logprobs >= 0):
   // entry i scores prompt token i + 1 given the tokens before it (the first token has no score).
   std::vector<SampleResult> prompt_steps;
+  // Only when the request asked for them (GenerationRequest::first_token_scores): the
+  // log-softmax of the raw logits at the first generated position, for those ids, same order.
+  std::vector<float> first_token_logprobs;
   std::string finish_reason;  // "stop" (EOS or stop string) | "length"
   int32_t prompt_tokens = 0;
+  // Prompt tokens actually run through the model: prompt_tokens minus the positions copied from
+  // a cached prefix (GenerationRequest::prefix).
+  int32_t prompt_tokens_evaluated = 0;
   double prompt_ms = 0;  // prefill, up to the first token's logits
   int32_t generated_tokens = 0;
   double decode_ms = 0;  // everything after prefill: sampling and decode passes

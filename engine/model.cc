@@ -5,6 +5,7 @@
 #include <cmath>
 #include <thread>
 
+#include "common/check.h"
 #include "engine/gguf/gguf_file.h"
 
 namespace parapet::engine {
@@ -64,6 +65,23 @@ Status Model::UploadWeights() {
 
 std::unique_ptr<KvCache> Model::NewKvCache(int32_t n_ctx) const {
   return backend_->NewKvCache(config_.n_layer, config_.n_embd_kv(), n_ctx);
+}
+
+Status Model::CopyKvPrefix(const KvCache& from, int32_t n, KvCache& to) {
+  PARAPET_CHECK(from.n_layer() == config_.n_layer && from.n_embd_kv() == config_.n_embd_kv());
+  PARAPET_CHECK(to.n_layer() == config_.n_layer && to.n_embd_kv() == config_.n_embd_kv());
+  if (n < 0 || n > from.n_past()) {
+    return InvalidArgumentError("cannot copy " + std::to_string(n) + " KV positions from a cache " +
+                                "holding " + std::to_string(from.n_past()));
+  }
+  if (n > to.n_ctx()) {
+    return InvalidArgumentError("cannot copy " + std::to_string(n) + " KV positions into a cache " +
+                                "of " + std::to_string(to.n_ctx()));
+  }
+  if (to.n_past() != 0) return InvalidArgumentError("the KV cache to seed is not empty");
+  PARAPET_RETURN_IF_ERROR(backend_->CopyKvPositions(from, to, n));
+  to.set_n_past(n);
+  return Status::Ok();
 }
 
 namespace {

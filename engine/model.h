@@ -63,6 +63,13 @@ class Model {
   // A cache for one sequence of up to n_ctx tokens, in the backend's memory. REQUIRES: n_ctx >= 1.
   std::unique_ptr<KvCache> NewKvCache(int32_t n_ctx) const;
 
+  // Seeds `to` with the first n positions of `from` (another cache of this model, e.g. a cached
+  // prompt prefix): copies their keys and values for every layer and sets to.n_past() = n, so
+  // the next Forward for `to` continues at position n. Errors: InvalidArgument when `from` holds
+  // fewer than n positions, `to` has room for fewer, or `to` is not empty; the backend's error
+  // (ResourceExhausted for a cache without device memory; a CUDA fault, which sticks).
+  Status CopyKvPrefix(const KvCache& from, int32_t n, KvCache& to);
+
   // Runs `batch` (tokens of one or more sequences) through the model, appending their keys and
   // values to the caches, and writes n_vocab logits for each token with want_logits, in batch
   // order, into `logits` (host memory). Errors: InvalidArgument for a token id out of range, a

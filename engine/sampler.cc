@@ -221,6 +221,27 @@ Status ValidateSamplingParams(const SamplingParams& p) {
   return Status::Ok();
 }
 
+// ---- raw log-probabilities ----
+
+std::vector<float> RawLogprobs(std::span<const float> logits, std::span<const int32_t> ids) {
+  std::vector<float> out(ids.size(), -kInf);
+  const size_t n_blocks = (logits.size() + kBlock - 1) / kBlock;
+  std::vector<float> block_max(n_blocks);
+  const float max_logit = ScanMax(logits, block_max.data());
+  if (max_logit == -kInf) return out;
+  // The same passes as Sampler::Sample, so the values equal its reported log-probabilities.
+  std::vector<float> w(logits.size());
+  std::vector<double> block_mass(n_blocks);
+  const double raw_mass = Weigh(logits, max_logit, 1.0f, w.data(), block_mass.data());
+  const double log_sum_exp = static_cast<double>(max_logit) + std::log(raw_mass);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    PARAPET_CHECK(ids[i] >= 0 && static_cast<size_t>(ids[i]) < logits.size());
+    out[i] = static_cast<float>(static_cast<double>(Clean(logits[static_cast<size_t>(ids[i])])) -
+                                log_sum_exp);
+  }
+  return out;
+}
+
 // ---- Sampler ----
 
 Sampler::Sampler(const SamplingParams& params, int32_t n_vocab)

@@ -74,6 +74,12 @@ struct SampleResult {
   std::vector<TokenLogprob> top;  // n_logprobs entries, by logit desc (ties: lower id first)
 };
 
+// The log-softmax of the RAW logits (as SampleResult::logprob: NaN as -inf, +inf as the largest
+// finite float) at each of `ids`, in order; all -inf if every logit is -inf or NaN. Used for
+// classifier-style scores of chosen tokens (e.g. a guard model's "safe" / "unsafe").
+// REQUIRES: every id in [0, logits.size()).
+std::vector<float> RawLogprobs(std::span<const float> logits, std::span<const int32_t> ids);
+
 class Sampler {
  public:
   // REQUIRES: ValidateSamplingParams(params).ok(), n_vocab > 0.

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <exception>
 #include <string>
+#include <thread>
 
 #include "common/logging.h"
 #include "engine/kv_cache.h"
@@ -60,6 +61,78 @@ Result<int32_t> RequestContext(const ModelConfig& c, const GenerationRequest& re
   return static_cast<int32_t>(n_ctx);
 }
 
+// Errors for the fields a guard-style check adds: the prefix (whose owner the caller checks) and
+// the first-token scores.
+Status ValidateReuse(const ModelConfig& c, const GenerationRequest& request) {
+  for (TokenId id : request.first_token_scores) {
+    if (id < 0 || id >= c.n_vocab) {
+      return InvalidArgumentError("first_token_scores id " + std::to_string(id) +
+                                  " is outside [0, " + std::to_string(c.n_vocab) + ")");
+    }
+  }
+  const KvPrefix* prefix = request.prefix.get();
+  if (prefix == nullptr) return Status::Ok();
+  const std::vector<TokenId>& t = prefix->tokens();
+  if (request.prompt.size() < t.size() || !std::equal(t.begin(), t.end(), request.prompt.begin())) {
+    return InvalidArgumentError("the prompt does not begin with the cached prefix (" +
+                                std::to_string(t.size()) + " tokens)");
+  }
+  if (request.prompt_logprobs >= 0) {
+    return InvalidArgumentError("prompt_logprobs cannot be combined with a cached prefix");
+  }
+  return Status::Ok();
+}
+
+// Errors for CachePrefix's tokens.
+Status ValidatePrefixTokens(const ModelConfig& c, const std::vector<TokenId>& tokens) {
+  if (tokens.empty()) return InvalidArgumentError("the prefix is empty");
+  for (TokenId id : tokens) {
+    if (id < 0 || id >= c.n_vocab) {
+      return InvalidArgumentError("prefix token id " + std::to_string(id) + " is outside [0, " +
+                                  std::to_string(c.n_vocab) + ")");
+    }
+  }
+  if (tokens.size() > static_cast<size_t>(c.n_ctx_train)) {
+    return InvalidArgumentError("the prefix has " + std::to_string(tokens.size()) +
+                                " tokens but the model's context length is " +
+                                std::to_string(c.n_ctx_train));
+  }
+  return Status::Ok();
+}
+
+// The sink of a CachePrefix sequence: Reap hands it the finished prefix, then OnDone wakes the
+// waiting caller.
+class PrefixWaiter final : public TokenSink {
+ public:
+  void OnText(std::string_view, TokenId, const SampleResult&) override {}
+  void OnDone(const Status& status, std::string_view, const GenerateResult&) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    done_ = true;
+    status_ = status;
+    cv_.notify_all();
+  }
+  void SetPrefix(std::shared_ptr<const KvPrefix> prefix) {
+    std::lock_guard<std::mutex> lock(mu_);
+    prefix_ = std::move(prefix);
+  }
+  Result<std::shared_ptr<const KvPrefix>> Wait() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return done_; });
+    if (!status_.ok()) return status_;
+    if (prefix_ == nullptr) {
+      return UnavailableError("the scheduler shut down before the prefix was evaluated");
+    }
+    return prefix_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  Status status_;
+  std::shared_ptr<const KvPrefix> prefix_;
+};
+
 }  // namespace
 
 // ---- sequence state ----
@@ -70,7 +143,12 @@ struct Scheduler::Sequence {
   GenerateOptions options;
   int32_t prompt_logprobs = -1;
   std::shared_ptr<TokenSink> sink;
-  int32_t n_ctx = 0;  // KV capacity, which is also its reservation from the pool
+  int32_t n_ctx = 0;        // KV capacity
+  int64_t kv_reserved = 0;  // its reservation from the pool: n_ctx (0 for a CachePrefix)
+  std::shared_ptr<const KvPrefix> prefix;  // to copy from at Start (then released)
+  std::vector<TokenId> first_token_scores;
+  // CachePrefix only (also `sink`): the prompt is a prefix to keep; no logits, no sampling.
+  std::shared_ptr<PrefixWaiter> prefix_waiter;
 
   // Built at admission (the queue holds no engine state).
   std::unique_ptr<KvCache> kv;
@@ -79,6 +157,7 @@ struct Scheduler::Sequence {
   std::unique_ptr<StreamDecoder> decoder;
   std::unique_ptr<StopMatcher> stops;
   int32_t n_prefilled = 0;   // prompt tokens in the cache
+  int32_t n_reused = 0;      // of which copied from the prefix
   bool has_pending = false;  // `pending` (the last sampled token) goes into the next batch
   TokenId pending = 0;
   bool cancelled = false;    // Cancel() seen; ends before its next decode step
@@ -112,7 +191,7 @@ Status ValidateSchedulerOptions(const SchedulerOptions& options) {
 // ---- public interface ----
 
 Scheduler::Scheduler(Model& model, const SchedulerOptions& options)
-    : model_(model), options_(options) {
+    : model_(model), options_(options), prefix_owner_(std::make_shared<const char>(0)) {
   PARAPET_CHECK(ValidateSchedulerOptions(options_).ok());
   thread_ = std::thread([this] { Run(); });
 }
@@ -130,12 +209,38 @@ Result<uint64_t> Scheduler::Submit(GenerationRequest request, std::shared_ptr<To
   PARAPET_CHECK(sink != nullptr);
   PARAPET_ASSIGN_OR_RETURN(const int32_t n_ctx,
                            RequestContext(model_.config(), request, options_.kv_pool_tokens));
+  PARAPET_RETURN_IF_ERROR(ValidateReuse(model_.config(), request));
+  if (request.prefix != nullptr && request.prefix->owner() != prefix_owner_.get()) {
+    return InvalidArgumentError("the prefix was cached by another scheduler");
+  }
   auto seq = std::make_unique<Sequence>();
   seq->prompt = std::move(request.prompt);
   seq->options = std::move(request.options);
   seq->prompt_logprobs = request.prompt_logprobs;
+  seq->prefix = std::move(request.prefix);
+  seq->first_token_scores = std::move(request.first_token_scores);
   seq->sink = std::move(sink);
   seq->n_ctx = n_ctx;
+  seq->kv_reserved = n_ctx;
+  return Enqueue(std::move(seq));
+}
+
+Result<std::shared_ptr<const KvPrefix>> Scheduler::CachePrefix(std::vector<TokenId> tokens) {
+  PARAPET_CHECK_MSG(std::this_thread::get_id() != thread_.get_id(),
+                    "CachePrefix called on the scheduler thread (from a TokenSink)");
+  PARAPET_RETURN_IF_ERROR(ValidatePrefixTokens(model_.config(), tokens));
+  auto waiter = std::make_shared<PrefixWaiter>();
+  auto seq = std::make_unique<Sequence>();
+  seq->n_ctx = static_cast<int32_t>(tokens.size());
+  seq->prompt = std::move(tokens);
+  seq->options.max_tokens = 0;
+  seq->sink = waiter;
+  seq->prefix_waiter = waiter;
+  PARAPET_RETURN_IF_ERROR(Enqueue(std::move(seq)).status());
+  return waiter->Wait();
+}
+
+Result<uint64_t> Scheduler::Enqueue(SequencePtr seq) {
   uint64_t id = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -173,6 +278,8 @@ Scheduler::Stats Scheduler::stats() const {
   s.tokens_generated = tokens_generated_;
   s.cancelled_running = cancelled_running_;
   s.cancel_passes_max = cancel_passes_max_;
+  s.prompt_tokens_evaluated = prompt_tokens_evaluated_;
+  s.prompt_tokens_reused = prompt_tokens_reused_;
   return s;
 }
 
@@ -223,8 +330,9 @@ void Scheduler::Loop() {
 
 void Scheduler::TakeCancellations(std::vector<SequencePtr>& dropped) {
   if (cancel_ids_.empty()) return;
+  // CachePrefix work has an id too, but no caller knows it: it is never cancelled.
   for (auto it = queue_.begin(); it != queue_.end();) {
-    if (cancel_ids_.count((*it)->id) != 0) {
+    if (cancel_ids_.count((*it)->id) != 0 && (*it)->prefix_waiter == nullptr) {
       dropped.push_back(std::move(*it));
       it = queue_.erase(it);
     } else {
@@ -233,7 +341,7 @@ void Scheduler::TakeCancellations(std::vector<SequencePtr>& dropped) {
   }
   for (SequencePtr& s : running_) {
     auto it = cancel_ids_.find(s->id);
-    if (it != cancel_ids_.end() && !s->cancelled) {
+    if (it != cancel_ids_.end() && !s->cancelled && s->prefix_waiter == nullptr) {
       s->cancelled = true;
       s->cancel_pass = it->second;
     }
@@ -244,9 +352,9 @@ void Scheduler::TakeCancellations(std::vector<SequencePtr>& dropped) {
 void Scheduler::AdmitFromQueue() {
   // Strict FIFO: a head that does not fit yet blocks the requests behind it (no starvation).
   while (!queue_.empty() && n_running_ < options_.max_sequences &&
-         queue_.front()->n_ctx <= options_.kv_pool_tokens - kv_tokens_in_use_) {
+         queue_.front()->kv_reserved <= options_.kv_pool_tokens - kv_tokens_in_use_) {
     ++n_running_;
-    kv_tokens_in_use_ += queue_.front()->n_ctx;
+    kv_tokens_in_use_ += queue_.front()->kv_reserved;
     running_.push_back(std::move(queue_.front()));
     queue_.pop_front();
   }
@@ -255,6 +363,24 @@ void Scheduler::AdmitFromQueue() {
 void Scheduler::Start(Sequence& seq) {
   const ModelConfig& c = model_.config();
   seq.kv = model_.NewKvCache(seq.n_ctx);
+  seq.admitted_at = Clock::now();
+  if (seq.prefix_waiter != nullptr) return;  // CachePrefix: the cache is all it needs
+  seq.result.prompt_tokens = static_cast<int32_t>(seq.prompt.size());
+  if (seq.prefix != nullptr) {
+    // Copy the prefix's positions; a prompt that is exactly the prefix still evaluates its last
+    // token, whose logits start the generation.
+    const int32_t n_reuse =
+        static_cast<int32_t>(std::min(seq.prefix->tokens().size(), seq.prompt.size() - 1));
+    const Status copied = model_.CopyKvPrefix(seq.prefix->kv(), n_reuse, *seq.kv);
+    seq.prefix.reset();  // not needed any more; its owner may free it
+    if (!copied.ok()) {
+      seq.End(copied, "error");
+      return;
+    }
+    seq.n_prefilled = seq.n_reused = n_reuse;
+    std::lock_guard<std::mutex> lock(mu_);
+    prompt_tokens_reused_ += static_cast<uint64_t>(n_reuse);
+  }
   seq.sampler = std::make_unique<Sampler>(seq.options.sampling, c.n_vocab);
   if (seq.prompt_logprobs >= 0) {
     SamplingParams scoring;
@@ -264,8 +390,6 @@ void Scheduler::Start(Sequence& seq) {
   // The output continues the prompt, so a leading space of the first token is kept.
   seq.decoder = std::make_unique<StreamDecoder>(model_.tokenizer(), /*strip_leading_space=*/false);
   seq.stops = std::make_unique<StopMatcher>(seq.options.stop);
-  seq.result.prompt_tokens = static_cast<int32_t>(seq.prompt.size());
-  seq.admitted_at = Clock::now();
 }
 
 void Scheduler::EndCancelled() {
@@ -283,6 +407,7 @@ struct Scheduler::Batch {
   // Per want_logits token: the prompt position whose logits score the next prompt token, or -1
   // for the logits that sample the sequence's next token.
   std::vector<int32_t> score_pos;
+  uint64_t n_prompt_evaluated = 0;  // prompt tokens of requests (not of CachePrefix) in it
 };
 
 void Scheduler::BuildBatch(Batch& batch) {
@@ -304,8 +429,9 @@ void Scheduler::BuildBatch(Batch& batch) {
     const int32_t n_prompt = static_cast<int32_t>(s->prompt.size());
     const int32_t end = static_cast<int32_t>(std::min<int64_t>(n_prompt, s->n_prefilled + budget));
     const bool score = s->prompt_logprobs >= 0;
+    const bool keep = s->prefix_waiter != nullptr;  // CachePrefix: no logits at all
     for (int32_t i = s->n_prefilled; i < end; ++i) {
-      const bool last = i == n_prompt - 1;
+      const bool last = i == n_prompt - 1 && !keep;
       batch.tokens.push_back(
           BatchToken{s->prompt[static_cast<size_t>(i)], i, s->kv.get(), last || score});
       if (score && !last) {
@@ -314,9 +440,10 @@ void Scheduler::BuildBatch(Batch& batch) {
       }
     }
     budget -= end - s->n_prefilled;
+    if (!keep) batch.n_prompt_evaluated += static_cast<uint64_t>(end - s->n_prefilled);
     s->n_prefilled = end;
     batch.members.push_back(s.get());
-    if (end == n_prompt) {
+    if (end == n_prompt && !keep) {
       batch.logit_owners.push_back(s.get());
       batch.score_pos.push_back(-1);
     }
@@ -331,6 +458,10 @@ void Scheduler::Step() {
   PARAPET_CHECK(!batch.tokens.empty());
   logits_.resize(logit_owners.size() * static_cast<size_t>(n_vocab));
   const Status st = model_.Forward(batch.tokens, logits_.data());
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    prompt_tokens_evaluated_ += batch.n_prompt_evaluated;
+  }
   if (!st.ok()) {
     // Forward reports one status for the whole batch: every sequence in it ends.
     for (Sequence* s : batch.members) s->End(st, "error");
@@ -345,6 +476,10 @@ void Scheduler::Step() {
     TakeCancellations(dropped);
   }
   for (SequencePtr& s : dropped) FinishQueued(std::move(s), "cancelled");
+  for (Sequence* s : batch.members) {
+    // A CachePrefix sequence whose last token is in the cache is done ("stop": see Reap).
+    if (s->prefix_waiter != nullptr && !s->prefilling()) s->End(Status::Ok(), "stop");
+  }
   uint64_t n_generated = 0;
   for (size_t i = 0; i < logit_owners.size(); ++i) {
     Sequence& s = *logit_owners[i];
@@ -356,7 +491,12 @@ void Scheduler::Step() {
       s.result.prompt_steps.push_back(s.scorer->Score(row, next));
       continue;
     }
-    if (!s.has_pending) s.first_logits_at = Clock::now();
+    if (!s.has_pending) {  // the first logits after the prompt
+      s.first_logits_at = Clock::now();
+      if (!s.first_token_scores.empty()) {
+        s.result.first_token_logprobs = RawLogprobs(row, s.first_token_scores);
+      }
+    }
     const size_t before = s.result.generated_ids.size();
     Decode(s, row);
     n_generated += s.result.generated_ids.size() - before;
@@ -428,7 +568,7 @@ void Scheduler::Reap() {
     std::lock_guard<std::mutex> lock(mu_);
     for (const SequencePtr& s : done) {
       --n_running_;
-      kv_tokens_in_use_ -= s->n_ctx;
+      kv_tokens_in_use_ -= s->kv_reserved;
       if (s->cancelled && s->finish_reason == "cancelled") {
         ++cancelled_running_;
         cancel_passes_max_ = std::max(cancel_passes_max_, forward_passes_ - s->cancel_pass);
@@ -437,8 +577,13 @@ void Scheduler::Reap() {
   }
   const Clock::time_point now = Clock::now();
   for (SequencePtr& s : done) {
+    if (s->prefix_waiter != nullptr && s->status.ok() && s->finish_reason == "stop") {
+      s->prefix_waiter->SetPrefix(std::shared_ptr<const KvPrefix>(
+          new KvPrefix(std::move(s->prompt), std::move(s->kv), prefix_owner_)));
+    }
     s->kv.reset();
     GenerateResult& r = s->result;
+    r.prompt_tokens_evaluated = std::max(0, s->n_prefilled - s->n_reused);
     r.generated_tokens = static_cast<int32_t>(r.generated_ids.size());
     r.finish_reason = s->finish_reason;
     if (s->first_logits_at != Clock::time_point{}) {

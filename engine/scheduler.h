@@ -7,9 +7,14 @@
 // samples, detokenizes and matches stop strings exactly as engine::Generate does, so a request's
 // output does not depend on what else runs with it.
 //
-// Thread-safety: Submit, Cancel and stats may be called from any thread. The scheduler thread
-// owns the Model while the Scheduler lives (nothing else may call Model::Forward) and is the only
-// thread that calls TokenSink methods.
+// Prefix reuse (guard-model checks, shared system prompts): CachePrefix evaluates a prompt prefix
+// once into a KvPrefix; a request naming it gets the prefix's keys and values copied into its own
+// cache at admission and prefills only the rest. The prefix's memory is outside the KV pool; the
+// request still reserves its whole prompt + max_tokens.
+//
+// Thread-safety: Submit, Cancel, stats and CachePrefix (not from a TokenSink) may be called from
+// any thread. The scheduler thread owns the Model while the Scheduler lives (nothing else may call
+// Model::Forward) and is the only thread that calls TokenSink methods.
 #pragma once
 
 #include <condition_variable>
@@ -26,6 +31,7 @@
 
 #include "common/status.h"
 #include "engine/generator.h"
+#include "engine/kv_prefix.h"
 #include "engine/sampler.h"
 #include "engine/tokenizer.h"
 
@@ -52,8 +58,19 @@ struct GenerationRequest {
   GenerateOptions options;
   // >= 0: also score the prompt (the log-probability of every prompt token after the first, with
   // this many top alternatives, at most kMaxLogprobs), reported in GenerateResult::prompt_steps.
-  // -1: no prompt scores (the prompt's logits are not computed).
+  // -1: no prompt scores (the prompt's logits are not computed). Not with `prefix` (the prefix's
+  // logits are not kept).
   int32_t prompt_logprobs = -1;
+  // Reuse a cached prefix (CachePrefix of this Scheduler): `prompt` must begin with
+  // prefix->tokens() (else Submit returns InvalidArgument); those positions are copied from the
+  // prefix's cache, not evaluated. When the prompt is exactly the prefix, its last token is
+  // evaluated all the same (its logits start the generation): one position fewer is copied.
+  std::shared_ptr<const KvPrefix> prefix;
+  // Log-probabilities (log-softmax over the whole vocabulary of the raw logits, before any
+  // sampling transform) of these token ids at the first generated position, reported in
+  // GenerateResult::first_token_logprobs in this order. Also with max_tokens = 0 (the logits
+  // after the prompt are computed anyway). Each id in [0, n_vocab).
+  std::vector<TokenId> first_token_scores;
 };
 
 // Receives one request's output. Called on the scheduler thread, never concurrently for one
@@ -87,10 +104,24 @@ class Scheduler {
 
   // Queues a request and returns its id. Errors (synchronous; `sink` is never called):
   // InvalidArgument for an empty prompt, a token id out of range, bad sampling or stop options,
-  // or a reservation that can never fit the pool or the model's context; ResourceExhausted when
-  // max_queue requests are already waiting (overload); Unavailable while shutting down; after an
-  // internal failure of the scheduler thread, that failure. REQUIRES: sink != nullptr.
+  // a reservation that can never fit the pool or the model's context, a prefix the prompt does
+  // not begin with or that another Scheduler built, a prefix with prompt_logprobs, or a
+  // first_token_scores id out of range; ResourceExhausted when max_queue requests are already
+  // waiting (overload); Unavailable while shutting down; after an internal failure of the
+  // scheduler thread, that failure. REQUIRES: sink != nullptr.
   Result<uint64_t> Submit(GenerationRequest request, std::shared_ptr<TokenSink> sink);
+
+  // Evaluates `tokens` once on the scheduler thread (queued like a request and prefilled in
+  // chunks of max_batch_tokens, batched with other work; it takes a sequence slot meanwhile but
+  // no KV pool positions, and computes no logits) and returns its keys and values for reuse by
+  // later requests of this Scheduler. Blocks the caller until done (meant to be called rarely:
+  // once per distinct prefix). Errors: InvalidArgument for empty tokens, a token id out of range,
+  // or more tokens than the model's context; ResourceExhausted when max_queue requests are
+  // waiting; Unavailable when the Scheduler shuts down first; a forward-pass error (e.g.
+  // ResourceExhausted when the device has no memory for the prefix's cache); after an internal
+  // failure of the scheduler thread, that failure. Any thread but the scheduler thread (not from
+  // a TokenSink call).
+  Result<std::shared_ptr<const KvPrefix>> CachePrefix(std::vector<TokenId> tokens);
 
   // Any thread. The request stops before its next decode step (or is dropped from the queue), its
   // KV reservation is returned and its sink gets OnDone "cancelled". Unknown or finished ids are
@@ -108,12 +139,20 @@ class Scheduler {
     // Over those: the most forward passes that began after a Cancel() call and still included
     // the cancelled sequence (0 or 1: one already running when Cancel() came).
     uint64_t cancel_passes_max = 0;
+    // Prompt tokens of requests (not of CachePrefix) run through the model so far, and prompt
+    // positions copied from cached prefixes instead (for a finished request, the two add up to
+    // its prompt).
+    uint64_t prompt_tokens_evaluated = 0;
+    uint64_t prompt_tokens_reused = 0;
   };
   Stats stats() const;
 
  private:
   struct Sequence;
   using SequencePtr = std::unique_ptr<Sequence>;
+
+  // Queues `seq` (Submit and CachePrefix) and returns its id; the overload and shutdown errors.
+  Result<uint64_t> Enqueue(SequencePtr seq);
 
   // ---- scheduler thread ----
   void Run();  // Loop() with every exception caught
@@ -124,7 +163,8 @@ class Scheduler {
   // REQUIRES: mu_ held. Moves requests from the queue head to running_ while a slot and the
   // pool allow, reserving their KV positions (their engine state is built by Start, unlocked).
   void AdmitFromQueue();
-  // Builds an admitted sequence's engine state: KV cache, sampler, decoder, stop matcher.
+  // Builds an admitted sequence's engine state: KV cache (seeded from its prefix), sampler,
+  // decoder, stop matcher.
   void Start(Sequence& seq);
   void EndCancelled();
   struct Batch;
@@ -137,7 +177,8 @@ class Scheduler {
   void Decode(Sequence& seq, std::span<const float> logits);
   // End of stream: the decoder's and stop matcher's held-back text.
   std::string FlushTail(Sequence& seq);
-  // Removes ended sequences from running_, returns their reservations and calls OnDone.
+  // Removes ended sequences from running_, returns their reservations and calls OnDone (a
+  // finished CachePrefix sequence hands its cache to a KvPrefix first).
   void Reap();
   void FinishQueued(SequencePtr seq, std::string_view finish_reason);
   // After an exception on the scheduler thread: ends everything with `status` and makes it stick.
@@ -145,6 +186,8 @@ class Scheduler {
 
   Model& model_;
   const SchedulerOptions options_;
+  // This Scheduler's identity, held by the prefixes it builds (whose owner Submit checks).
+  const std::shared_ptr<const void> prefix_owner_;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;  // signalled on Submit, Cancel and shutdown
@@ -161,6 +204,8 @@ class Scheduler {
   uint64_t tokens_generated_ = 0;
   uint64_t cancelled_running_ = 0;
   uint64_t cancel_passes_max_ = 0;
+  uint64_t prompt_tokens_evaluated_ = 0;
+  uint64_t prompt_tokens_reused_ = 0;
 
   // Scheduler thread only (AdmitFromQueue fills running_ while holding mu_, incidentally):
   std::vector<SequencePtr> running_;  // admitted sequences, in admission order

@@ -60,6 +60,17 @@ class CpuBackend final : public Backend {
     if (host_dst != src) std::memcpy(host_dst, src, bytes);
     return Status::Ok();
   }
+  Status CopyKvPositions(const KvCache& from, KvCache& to, int32_t n) override {
+    PARAPET_CHECK(from.n_layer() == to.n_layer() && from.n_embd_kv() == to.n_embd_kv());
+    PARAPET_CHECK(n >= 0 && n <= from.n_ctx() && n <= to.n_ctx());
+    // Per layer, positions [0, n) are one contiguous run of n * n_embd_kv floats.
+    const size_t bytes = sizeof(float) * static_cast<size_t>(n) * from.n_embd_kv();
+    for (int32_t l = 0; l < from.n_layer() && n > 0; ++l) {
+      std::memcpy(to.k(l, 0), from.k(l, 0), bytes);
+      std::memcpy(to.v(l, 0), from.v(l, 0), bytes);
+    }
+    return Status::Ok();
+  }
   void BeginStep(uint64_t) override {}
   Status EndStep() override { return Status::Ok(); }
 

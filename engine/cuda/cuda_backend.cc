@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/check.h"
 #include "engine/cuda/attention.cuh"
 #include "engine/cuda/cublas_loader.h"
 #include "engine/cuda/cuda_backend.h"
@@ -218,6 +219,31 @@ class CudaBackend final : public Backend {
     if (!in_step_) {
       arena_.Reset();
       FreeRetired();
+    }
+    return status_;
+  }
+
+  // Device-to-device copies on the stream, so the next step (eager or a replayed graph, which
+  // reads cache pointers and positions from the staging area and so does not care how the
+  // cache was filled) sees them. Not inside a step: a capture would record the copy into the
+  // graph and replay it with later steps.
+  Status CopyKvPositions(const KvCache& from, KvCache& to, int32_t n) override {
+    PARAPET_CHECK(!in_step_);
+    PARAPET_CHECK(from.n_layer() == to.n_layer() && from.n_embd_kv() == to.n_embd_kv());
+    PARAPET_CHECK(n >= 0 && n <= from.n_ctx() && n <= to.n_ctx());
+    if (!status_.ok()) return status_;
+    if (n == 0) return Status::Ok();
+    if (from.k(0, 0) == nullptr || to.k(0, 0) == nullptr) {
+      return ResourceExhaustedError("CUDA backend: no device memory for the KV cache");
+    }
+    Touched();
+    // Per layer, positions [0, n) are one contiguous run of n * n_embd_kv floats.
+    const size_t bytes = sizeof(float) * static_cast<size_t>(n) * from.n_embd_kv();
+    for (int32_t l = 0; l < from.n_layer() && status_.ok(); ++l) {
+      Ok(cudaMemcpyAsync(to.k(l, 0), from.k(l, 0), bytes, cudaMemcpyDeviceToDevice, stream_),
+         "KV copy");
+      Ok(cudaMemcpyAsync(to.v(l, 0), from.v(l, 0), bytes, cudaMemcpyDeviceToDevice, stream_),
+         "KV copy");
     }
     return status_;
   }

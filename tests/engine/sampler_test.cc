@@ -166,6 +166,31 @@ TEST(Sampler, LogprobsMatchReferenceLogSoftmax) {
   }
 }
 
+TEST(RawLogprobs, EqualTheSamplersReportedLogprobs) {
+  for (int32_t n_vocab : {7, 32000, 128256}) {
+    const std::vector<float> logits = RandomLogits(n_vocab, 3);
+    const std::vector<double> want = LogSoftmax(logits);
+    SamplingParams params = Params(0.9f, 40, 0.9f);
+    params.seed = 11;
+    Sampler sampler(params, n_vocab);
+    const SampleResult r = sampler.Sample(logits);
+    const std::vector<int32_t> ids = {r.id, 0, n_vocab - 1, 2, 2};
+    const std::vector<float> got = RawLogprobs(logits, ids);
+    ASSERT_EQ(got.size(), ids.size());
+    EXPECT_EQ(got[0], r.logprob) << "n_vocab " << n_vocab;  // the same passes: bit for bit
+    for (size_t i = 0; i < ids.size(); ++i) EXPECT_NEAR(got[i], want[ids[i]], 2e-5);
+  }
+  // NaN as -inf, +inf as the largest float; nothing possible: all -inf.
+  const std::vector<float> odd = {kNaN, kInf, 1.0f};
+  const std::vector<float> got = RawLogprobs(odd, std::vector<int32_t>{0, 1, 2});
+  EXPECT_EQ(got[0], -kInf);
+  EXPECT_EQ(got[1], 0.0f);
+  EXPECT_LT(got[2], -1e38f);  // 1 - FLT_MAX
+  const std::vector<float> none = {kNaN, -kInf};
+  EXPECT_EQ(RawLogprobs(none, std::vector<int32_t>{0, 1}), std::vector<float>(2, -kInf));
+  EXPECT_TRUE(RawLogprobs(none, std::vector<int32_t>{}).empty());
+}
+
 TEST(Sampler, LogprobsIgnoreTemperatureAndFilters) {
   std::vector<float> logits = {1.0f, 3.0f, 2.0f, 0.5f};
   const std::vector<double> want = LogSoftmax(logits);

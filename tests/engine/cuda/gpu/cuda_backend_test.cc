@@ -1,7 +1,9 @@
 // GPU parity tests for the CUDA backend (engine/cuda/cuda_backend.h), CTest label `gpu`: every
 // op against the CPU backend (and matrix products against a double-precision reference) on
 // random inputs of several shapes, including ones that are not multiples of the kernels' block
-// sizes; then greedy generation on the fixture models, token for token against the CPU.
+// sizes; then greedy generation on the fixture models, token for token against the CPU, also
+// from a cache seeded with another cache's positions (CopyKvPositions: a cached prompt prefix,
+// through Model and through the Scheduler's CachePrefix).
 // Skipped (GTEST_SKIP) when no CUDA device is usable.
 //
 // Tolerances: relative L2 error ||gpu - ref|| / ||ref||. Float-weight products (F32/F16/BF16)
@@ -10,11 +12,13 @@
 // CPU's own error + 2e-3. The routed expert FFN against the CPU: 3e-2 quantised, 2e-3 for F16
 // weights (the CPU rounds F16 products' activations to fp16, the GPU does not).
 // Batches of 64+ rows go through cuBLAS with fp16 operands: 3e-3.
-// Element-wise ops, norm, rope, attention: 1e-5 (attention 1e-4: online softmax).
+// Element-wise ops, norm, rope, attention: 1e-5 (attention 1e-4: online softmax). KV copies:
+// exact.
 #include "engine/cuda/cuda_backend.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <string>
@@ -23,6 +27,8 @@
 #include "engine/kv_cache.h"
 #include "engine/model.h"
 #include "engine/quants.h"
+#include "engine/scheduler.h"
+#include "tests/engine/scheduler_test_util.h"
 #include "tests/engine/test_data_util.h"
 
 namespace parapet::engine {
@@ -293,14 +299,56 @@ TEST_F(CudaBackendTest, AttentionMatchesCpu) {
   }
 }
 
+TEST_F(CudaBackendTest, CopyKvPositionsMatchesCpu) {
+  std::mt19937 rng(5);
+  const int32_t n_layer = 3, kv_dim = 96, n_from = 40, n_to = 57, n = 33;
+  auto cpu_from = cpu_->NewKvCache(n_layer, kv_dim, n_from);
+  auto cpu_to = cpu_->NewKvCache(n_layer, kv_dim, n_to);
+  auto gpu_from = gpu_->NewKvCache(n_layer, kv_dim, n_from);
+  auto gpu_to = gpu_->NewKvCache(n_layer, kv_dim, n_to);
+  const size_t from_floats = static_cast<size_t>(n_layer) * n_from * kv_dim;
+  const size_t to_floats = static_cast<size_t>(n_layer) * n_to * kv_dim;
+  const std::vector<float> k = Random(from_floats, rng), v = Random(from_floats, rng);
+  const std::vector<float> poison(to_floats, std::nanf(""));
+  std::copy(k.begin(), k.end(), cpu_from->k(0, 0));
+  std::copy(v.begin(), v.end(), cpu_from->v(0, 0));
+  std::copy(poison.begin(), poison.end(), cpu_to->k(0, 0));
+  std::copy(poison.begin(), poison.end(), cpu_to->v(0, 0));
+  gpu_->Write(gpu_from->k(0, 0), k.data(), sizeof(float) * from_floats);
+  gpu_->Write(gpu_from->v(0, 0), v.data(), sizeof(float) * from_floats);
+  gpu_->Write(gpu_to->k(0, 0), poison.data(), sizeof(float) * to_floats);
+  gpu_->Write(gpu_to->v(0, 0), poison.data(), sizeof(float) * to_floats);
+  ASSERT_TRUE(cpu_->CopyKvPositions(*cpu_from, *cpu_to, n).ok());
+  ASSERT_TRUE(gpu_->CopyKvPositions(*gpu_from, *gpu_to, n).ok());
+  const std::vector<float> gk = FromGpu(gpu_to->k(0, 0), to_floats);
+  const std::vector<float> gv = FromGpu(gpu_to->v(0, 0), to_floats);
+  for (int32_t l = 0; l < n_layer; ++l) {
+    for (int32_t p = 0; p < n_to; ++p) {
+      const size_t at = (static_cast<size_t>(l) * n_to + p) * kv_dim;
+      for (int32_t d = 0; d < kv_dim; d += 17) {
+        if (p < n) {  // copied, bit for bit, on both backends
+          const size_t src = (static_cast<size_t>(l) * n_from + p) * kv_dim + d;
+          ASSERT_EQ(gk[at + d], k[src]) << "layer " << l << " pos " << p;
+          ASSERT_EQ(gv[at + d], v[src]) << "layer " << l << " pos " << p;
+          ASSERT_EQ(cpu_to->k(l, p)[d], k[src]);
+          ASSERT_EQ(cpu_to->v(l, p)[d], v[src]);
+        } else {  // untouched
+          ASSERT_TRUE(std::isnan(gk[at + d])) << "layer " << l << " pos " << p;
+          ASSERT_TRUE(std::isnan(cpu_to->k(l, p)[d]));
+        }
+      }
+    }
+  }
+}
+
 // Greedy generation: prompt as one batch, then one token at a time (decode steps are captured
-// and replayed as CUDA graphs from the third on); the GPU must pick the CPU's tokens.
-std::vector<TokenId> Greedy(Model& m, const std::vector<TokenId>& prompt, int n_new,
-                            std::vector<float>* first_logits) {
-  auto kv = m.NewKvCache(static_cast<int32_t>(prompt.size()) + n_new + 1);
+// and replayed as CUDA graphs from the third on); the GPU must pick the CPU's tokens. The prompt
+// from position kv.n_past() on is evaluated (the cache holds the positions before it).
+std::vector<TokenId> GreedyFrom(Model& m, KvCache& kv, const std::vector<TokenId>& prompt,
+                                int n_new, std::vector<float>* first_logits) {
   std::vector<BatchToken> batch;
-  for (size_t i = 0; i < prompt.size(); ++i) {
-    batch.push_back({prompt[i], static_cast<int32_t>(i), kv.get(), i + 1 == prompt.size()});
+  for (size_t i = static_cast<size_t>(kv.n_past()); i < prompt.size(); ++i) {
+    batch.push_back({prompt[i], static_cast<int32_t>(i), &kv, i + 1 == prompt.size()});
   }
   std::vector<float> logits(static_cast<size_t>(m.config().n_vocab));
   std::vector<TokenId> out;
@@ -313,9 +361,35 @@ std::vector<TokenId> Greedy(Model& m, const std::vector<TokenId>& prompt, int n_
     const auto next =
         static_cast<TokenId>(std::max_element(logits.begin(), logits.end()) - logits.begin());
     out.push_back(next);
-    batch = {{next, pos++, kv.get(), true}};
+    batch = {{next, pos++, &kv, true}};
   }
   return out;
+}
+
+std::vector<TokenId> Greedy(Model& m, const std::vector<TokenId>& prompt, int n_new,
+                            std::vector<float>* first_logits) {
+  auto kv = m.NewKvCache(static_cast<int32_t>(prompt.size()) + n_new + 1);
+  return GreedyFrom(m, *kv, prompt, n_new, first_logits);
+}
+
+// As Greedy, but the first n_prefix prompt positions are evaluated into a cache of their own
+// (in chunks of 5, no logits) and copied into the sequence's cache (Model::CopyKvPrefix).
+std::vector<TokenId> GreedySeeded(Model& m, const std::vector<TokenId>& prompt, int32_t n_prefix,
+                                  int n_new, std::vector<float>* first_logits) {
+  auto prefix = m.NewKvCache(n_prefix);
+  for (int32_t start = 0; start < n_prefix; start += 5) {
+    std::vector<BatchToken> chunk;
+    for (int32_t i = start; i < std::min(n_prefix, start + 5); ++i) {
+      chunk.push_back({prompt[static_cast<size_t>(i)], i, prefix.get(), false});
+    }
+    Status s = m.Forward(chunk, nullptr);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+  }
+  auto kv = m.NewKvCache(static_cast<int32_t>(prompt.size()) + n_new + 1);
+  Status s = m.CopyKvPrefix(*prefix, n_prefix, *kv);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  if (!s.ok()) return {};
+  return GreedyFrom(m, *kv, prompt, n_new, first_logits);
 }
 
 TEST(CudaGeneration, GreedyTokensMatchCpuOnFixtures) {
@@ -345,6 +419,99 @@ TEST(CudaGeneration, GreedyTokensMatchCpuOnFixtures) {
     ++tested;
   }
   if (tested == 0) GTEST_SKIP() << "no engine fixtures under " << PARAPET_TEST_DATA_DIR;
+}
+
+// A cache seeded from another cache's positions (a cached prompt prefix) continues exactly as
+// one filled by Forward: the decode steps replay graphs captured on other caches before.
+TEST(CudaGeneration, PrefixSeededCacheMatchesFullPrefill) {
+  {
+    auto probe = cuda::NewCudaBackend();
+    if (!probe.ok()) GTEST_SKIP() << probe.status().ToString();
+  }
+  int tested = 0;
+  for (const char* name : {"peaky-moe-Q8_0.gguf", "peaky-dense-Q8_0.gguf", "peaky-llama3-Q8_0.gguf",
+                           "peaky-llama3-Q4_K_M.gguf"}) {
+    const std::string path = ::parapet::testing::EngineFixturePath(name);
+    if (path.empty()) continue;
+    SCOPED_TRACE(name);
+    auto cpu = Model::Load(path, ModelOptions{.n_threads = 2, .backend = "cpu"});
+    auto gpu = Model::Load(path, ModelOptions{.n_threads = 2, .backend = "cuda"});
+    ASSERT_TRUE(cpu.ok()) << cpu.status().ToString();
+    ASSERT_TRUE(gpu.ok()) << gpu.status().ToString();
+    const std::vector<TokenId> prompt = (*cpu)->tokenizer().Encode(
+        "Task: check the conversation below. Once upon a time, there was a little", true);
+    const auto n_prefix = static_cast<int32_t>(prompt.size()) - 3;
+    std::vector<float> lc, lg_full, lg_seeded;
+    const std::vector<TokenId> want = Greedy(**cpu, prompt, 24, &lc);
+    const std::vector<TokenId> full = Greedy(**gpu, prompt, 24, &lg_full);  // captures graphs
+    const std::vector<TokenId> seeded = GreedySeeded(**gpu, prompt, n_prefix, 24, &lg_seeded);
+    EXPECT_EQ(full, want);
+    EXPECT_EQ(seeded, want);
+    EXPECT_EQ(GreedySeeded(**cpu, prompt, n_prefix, 24, nullptr), want);
+    // The same device computations on the same values: equal up to the batch split of the prompt.
+    EXPECT_LT(RelErr(lg_seeded, lg_full), 1e-3);
+    ++tested;
+  }
+  if (tested == 0) GTEST_SKIP() << "no engine fixtures under " << PARAPET_TEST_DATA_DIR;
+}
+
+// Scheduler::CachePrefix and prefixed requests on the GPU (chunks of at most 8 tokens, so
+// prefix, prompt and decode steps all go through captured graphs) against the same requests
+// without the prefix.
+TEST(CudaGeneration, SchedulerPrefixReuseMatchesFullPrompt) {
+  {
+    auto probe = cuda::NewCudaBackend();
+    if (!probe.ok()) GTEST_SKIP() << probe.status().ToString();
+  }
+  const std::string path = ::parapet::testing::EngineFixturePath("peaky-llama3-Q8_0.gguf");
+  if (path.empty()) GTEST_SKIP() << "no peaky-llama3-Q8_0.gguf under " << PARAPET_TEST_DATA_DIR;
+  auto gpu = Model::Load(path, ModelOptions{.n_threads = 2, .backend = "cuda"});
+  ASSERT_TRUE(gpu.ok()) << gpu.status().ToString();
+  const Tokenizer& tok = (*gpu)->tokenizer();
+  const std::vector<TokenId> prefix =
+      tok.Encode("Task: check if there is unsafe content in the conversation below.", true);
+  std::vector<GenerationRequest> plain;
+  for (const char* text : {" Once upon a time", " The dog ran to the park and"}) {
+    std::vector<TokenId> prompt = prefix;
+    const std::vector<TokenId> rest = tok.Encode(text, false);
+    prompt.insert(prompt.end(), rest.begin(), rest.end());
+    GenerationRequest r{prompt, GenerateOptions{}};
+    r.options.sampling.temperature = 0;
+    r.options.max_tokens = 16;
+    r.first_token_scores = {0, 1, 2, 3};
+    plain.push_back(std::move(r));
+  }
+  Scheduler scheduler(**gpu, SchedulerOptions{.max_sequences = 4, .max_batch_tokens = 8});
+  auto cached = scheduler.CachePrefix(prefix);
+  ASSERT_TRUE(cached.ok()) << cached.status().ToString();
+  std::vector<std::shared_ptr<RecordingSink>> got, want;
+  for (const GenerationRequest& r : plain) {
+    GenerationRequest reuse = r;
+    reuse.prefix = *cached;
+    got.push_back(std::make_shared<RecordingSink>());
+    ASSERT_TRUE(scheduler.Submit(std::move(reuse), got.back()).ok());
+  }
+  for (auto& s : got) s->Wait();
+  for (const GenerationRequest& r : plain) {
+    want.push_back(std::make_shared<RecordingSink>());
+    ASSERT_TRUE(scheduler.Submit(r, want.back()).ok());
+  }
+  for (auto& s : want) s->Wait();
+  for (size_t i = 0; i < plain.size(); ++i) {
+    SCOPED_TRACE("request " + std::to_string(i));
+    ASSERT_TRUE(got[i]->status().ok()) << got[i]->status().ToString();
+    ASSERT_TRUE(want[i]->status().ok()) << want[i]->status().ToString();
+    const GenerateResult& g = got[i]->summary();
+    const GenerateResult& w = want[i]->summary();
+    EXPECT_EQ(g.generated_ids, w.generated_ids);
+    ASSERT_EQ(g.first_token_logprobs.size(), 4u);
+    ASSERT_EQ(w.first_token_logprobs.size(), 4u);
+    for (size_t j = 0; j < 4; ++j) {
+      EXPECT_NEAR(g.first_token_logprobs[j], w.first_token_logprobs[j], 1e-3);
+    }
+    EXPECT_EQ(g.prompt_tokens_evaluated, w.prompt_tokens - static_cast<int32_t>(prefix.size()));
+  }
+  EXPECT_EQ(scheduler.stats().prompt_tokens_reused, 2 * prefix.size());
 }
 
 }  // namespace
