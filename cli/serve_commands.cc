@@ -20,6 +20,7 @@ struct ServeArgs {
   std::string policy;
   std::string audit_dir, audit_keys, audit_on_failure;
   std::vector<std::string> api_key_hashes;
+  std::vector<std::string> guard_models;
   int32_t port = 0, threads = 0, ctx = 0, max_seqs = 0, max_queue = 0, io_threads = 0;
   bool insecure_http = false;
 };
@@ -53,6 +54,7 @@ Result<gateway::GatewayConfig> BuildConfig(const ServeArgs& a, const CLI::App& c
   }
   if (given("--max-queue")) c.engine.max_queue = a.max_queue;
   if (given("--io-threads")) c.engine.io_threads = a.io_threads;
+  for (const std::string& g : a.guard_models) c.guard_models.push_back({g});
   for (size_t i = 0; i < a.api_key_hashes.size(); ++i) {
     c.api_keys.push_back(gateway::ApiKeyConfig{"--api-key-hash[" + std::to_string(i) + "]",
                                                a.api_key_hashes[i], "default"});
@@ -123,6 +125,9 @@ void AddServeCommand(CLI::App& app, Action* run) {
   cmd->add_option("--api-key-hash", a->api_key_hashes,
                   "accept the key with this hash (sha256:<hex>, from `parapet key new`)");
   cmd->add_option("--policy", a->policy, "policy file (overrides policies.file)");
+  cmd->add_option("--guard-model", a->guard_models,
+                  "a guard model (GGUF) for guard_model policy stages, named by its file stem "
+                  "(repeatable; adds to guard_models)");
   cmd->add_option("--audit-dir", a->audit_dir, "audit log directory (audit.dir)");
   cmd->add_option("--audit-keys", a->audit_keys,
                   "keys from `parapet audit keygen`, outside the log directory (audit.keys)");

@@ -93,6 +93,15 @@ struct AuditConfig {
   int64_t group_commit_wait_us = 0;
 };
 
+// A guard model served beside the chat model for `guard_model` policy stages (guard_models.h).
+struct GuardModelEntry {
+  std::string path;           // GGUF file
+  std::string id;             // the name policies use (`model:`); default: the file name stem
+  int32_t ctx = 4096;         // longest check (prompt + category line), capped by the model
+  int32_t max_sequences = 4;  // checks evaluated together in one batch
+  int32_t max_queue = 64;     // checks waiting; beyond: the stage errors (on_error decides)
+};
+
 struct GatewayConfig {
   ListenConfig listen;
   TlsConfig tls;
@@ -103,6 +112,8 @@ struct GatewayConfig {
   std::vector<ApiKeyConfig> api_keys;  // empty: no authentication
   PolicyConfig policies;
   AuditConfig audit;
+  std::vector<GuardModelEntry> guard_models;
+  int32_t policy_threads = 4;  // threads that run input policies with guard models (they block)
 };
 
 // Parses YAML text; `name` (the file name) prefixes error messages. Unknown keys, wrong types and

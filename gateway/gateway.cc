@@ -20,6 +20,7 @@
 #include "engine/model.h"
 #include "engine/scheduler.h"
 #include "gateway/api_keys.h"
+#include "gateway/guard_models.h"
 #include "gateway/metrics.h"
 #include "gateway/openai_handler.h"
 #include "gateway/rate_limiter.h"
@@ -27,6 +28,7 @@
 #include "gateway/server.h"
 #include "gateway/server_options.h"
 #include "gateway/tls_context.h"
+#include "pipeline/guard_model.h"
 #include "pipeline/stage.h"
 #include "policies/policy_store.h"
 
@@ -140,6 +142,8 @@ struct Gateway::Impl {
   std::unique_ptr<engine::Model> model;
   std::unique_ptr<engine::Scheduler> scheduler;
   std::unique_ptr<ModelTokenCounter> token_counter;
+  std::vector<std::shared_ptr<GuardModel>> guard_models;
+  pipeline::GuardModelRegistry guard_registry;
   policies::CompileContext compile_context;
   std::unique_ptr<policies::PolicyStore> policies;
   std::unique_ptr<KeyStore> keys;
@@ -313,6 +317,27 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& config) {
     }
   }
 
+  // Guard models before the policies: a guard_model stage must find its model, and the policies'
+  // own tests run at load.
+  for (const GuardModelEntry& e : c.guard_models) {
+    GuardModelConfig gc;
+    gc.id = e.id;
+    gc.path = e.path;
+    gc.ctx = e.ctx;
+    gc.max_sequences = e.max_sequences;
+    gc.max_queue = e.max_queue;
+    PARAPET_ASSIGN_OR_RETURN(std::shared_ptr<GuardModel> g, GuardModel::Load(gc, mo));
+    if (g->model_id() == (c.model.id.empty() ? Stem(c.model.path) : c.model.id)) {
+      return InvalidArgumentError("guard_models: '" + g->model_id() +
+                                  "' is also the chat model's id; give the guard model an id");
+    }
+    if (Status s = impl->guard_registry.Add(g); !s.ok()) {
+      return InvalidArgumentError("guard_models: " + s.message());
+    }
+    g->ExportMetrics(impl->metrics);
+    impl->guard_models.push_back(std::move(g));
+  }
+  impl->compile_context.guard_models = &impl->guard_registry;
   if (!c.policies.file.empty()) {
     impl->token_counter = std::make_unique<ModelTokenCounter>(impl->model->tokenizer());
     impl->compile_context.token_counter = impl->token_counter.get();
@@ -357,6 +382,12 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& config) {
   ho.max_body_bytes = c.limits.max_body_bytes;
   ho.system_fingerprint = Fingerprint(c.model.path, c);
   ho.policies = impl->policies.get();
+  for (const std::shared_ptr<GuardModel>& g : impl->guard_models) {
+    ho.guard_model_ids.push_back(g->model_id());
+  }
+  // Guard checks block while the guard model runs: input policies then run on worker threads,
+  // not on the network threads.
+  ho.policy_threads = impl->guard_models.empty() ? 0 : c.policy_threads;
   ho.audit = impl->audit_sink;
   impl->handler = std::make_shared<ApiHandler>(*impl->model, *impl->scheduler, *impl->keys,
                                                impl->limiter, impl->metrics, ho);

@@ -64,7 +64,9 @@ Generation::Generation(std::shared_ptr<Exchange> exchange, GenerationSpec spec,
       scheduler_(scheduler),
       on_finish_(std::move(on_finish)) {
   if (spec_.policy != nullptr && spec_.policy->has_output()) {
-    guard_.emplace(spec_.policy->output(), spec_.policy->stream_options());
+    pipeline::StreamGuardOptions o = spec_.policy->stream_options();
+    o.context = spec_.guard_context;  // the request, for stages that judge the exchange
+    guard_.emplace(spec_.policy->output(), std::move(o));
   }
 }
 

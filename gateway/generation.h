@@ -75,6 +75,9 @@ struct GenerationSpec {
   // When it has output stages, a StreamGuard stands between the engine and the client.
   std::shared_ptr<const policies::PolicySet> policy_set;
   const policies::Policy* policy = nullptr;
+  // The request's turns (after input redaction), for output stages that judge the response in
+  // its conversation (guard_model).
+  std::vector<pipeline::ContextTurn> guard_context;
   // The request's audit records (null without an audit trail): the completion record is made
   // durable before the response's last byte goes out.
   std::shared_ptr<RequestAudit> audit;

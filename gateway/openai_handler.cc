@@ -2,6 +2,7 @@
 #include "gateway/openai_handler.h"
 
 #include <algorithm>
+#include <boost/asio/post.hpp>
 #include <boost/json.hpp>
 #include <chrono>
 #include <map>
@@ -149,6 +150,10 @@ ApiHandler::ApiHandler(const engine::Model& model, engine::Scheduler& scheduler,
       registry_(metrics),
       metrics_(std::make_unique<Metrics>(metrics)),
       created_(UnixNow()) {
+  if (options_.policy_threads > 0) {
+    workers_ =
+        std::make_unique<boost::asio::thread_pool>(static_cast<size_t>(options_.policy_threads));
+  }
   engine::Scheduler* s = &scheduler_;
   auto stat = [s](auto field) {
     return [s, field] { return static_cast<double>(s->stats().*field); };
@@ -176,7 +181,9 @@ ApiHandler::ApiHandler(const engine::Model& model, engine::Scheduler& scheduler,
       stat(&engine::Scheduler::Stats::cancel_passes_max));
 }
 
-ApiHandler::~ApiHandler() = default;
+ApiHandler::~ApiHandler() {
+  if (workers_) workers_->join();
+}
 
 // ---- routing ----
 
@@ -228,19 +235,28 @@ void ApiHandler::Handle(std::shared_ptr<Exchange> ex) {
     return;
   }
   const ApiKeyEntry* key = nullptr;
+  // With guard models the input policy may block for a forward pass: off the network threads.
+  auto run = [this, &ex](
+                 void (ApiHandler::*handle)(const std::shared_ptr<Exchange>&, const ApiKeyEntry*),
+                 const ApiKeyEntry* k) {
+    if (!workers_) return (this->*handle)(ex, k);
+    boost::asio::post(*workers_, [this, ex, handle, k] { (this->*handle)(ex, k); });
+  };
   if (target == kChatRoute) {
-    if (only(http::verb::post, kChatRoute) && Authenticate(ex, key)) HandleChat(ex, key);
+    if (only(http::verb::post, kChatRoute) && Authenticate(ex, key)) {
+      run(&ApiHandler::HandleChat, key);
+    }
     return;
   }
   if (target == kCompletionsRoute) {
     if (only(http::verb::post, kCompletionsRoute) && Authenticate(ex, key)) {
-      HandleCompletion(ex, key);
+      run(&ApiHandler::HandleCompletion, key);
     }
     return;
   }
   if (target == kModerationsRoute) {
     if (only(http::verb::post, kModerationsRoute) && Authenticate(ex, key)) {
-      HandleModerations(ex, key);
+      run(&ApiHandler::HandleModerations, key);
     }
     return;
   }
@@ -307,15 +323,23 @@ GenerationSpec ApiHandler::BaseSpec(std::string_view id_prefix) const {
 // ---- /v1/models ----
 
 void ApiHandler::HandleModels(const std::shared_ptr<Exchange>& ex, std::string_view id) {
-  const ModelInfo info{options_.model_id, created_, "parapet"};
+  // The chat model, then the guard models (they judge; they do not serve completions).
+  std::vector<ModelInfo> models = {ModelInfo{options_.model_id, created_, "parapet"}};
+  for (const std::string& g : options_.guard_model_ids) {
+    models.push_back(ModelInfo{g, created_, "parapet-guard"});
+  }
   if (id.empty()) {
     Reply(ex, kModelsRoute,
-          MakeResponse(http::status::ok, "application/json", EncodeModelList({&info, 1})));
-  } else if (id == options_.model_id) {
-    Reply(ex, kModelsRoute, MakeResponse(http::status::ok, "application/json", EncodeModel(info)));
-  } else {
-    ReplyError(ex, kModelsRoute, ModelNotFound(id));
+          MakeResponse(http::status::ok, "application/json", EncodeModelList(models)));
+    return;
   }
+  for (const ModelInfo& m : models) {
+    if (id == m.id) {
+      Reply(ex, kModelsRoute, MakeResponse(http::status::ok, "application/json", EncodeModel(m)));
+      return;
+    }
+  }
+  ReplyError(ex, kModelsRoute, ModelNotFound(id));
 }
 
 // ---- generation endpoints ----
@@ -349,6 +373,7 @@ void ApiHandler::HandleChat(const std::shared_ptr<Exchange>& ex, const ApiKeyEnt
   }
   if (!StartAudit(ex, key, kChatRoute, sent, static_cast<int64_t>(turns.size()), spec)) return;
   if (!ApplyInputPolicy(ex, key, kChatRoute, turns, spec)) return;
+  for (const policies::Turn& t : turns) spec.guard_context.push_back({t.role, t.content});
   std::vector<engine::ChatMessage> messages;
   messages.reserve(turns.size());
   for (policies::Turn& t : turns) messages.push_back({t.role, std::move(t.content)});
@@ -413,6 +438,7 @@ void ApiHandler::HandleCompletion(const std::shared_ptr<Exchange>& ex, const Api
     }
     std::vector<policies::Turn> turns = {{"user", prompt_text}};
     if (!ApplyInputPolicy(ex, key, kCompletionsRoute, turns, spec)) return;
+    for (const policies::Turn& t : turns) spec.guard_context.push_back({t.role, t.content});
     if (turns[0].content != prompt_text) {
       prompt_is_tokens = false;
       prompt_text = std::move(turns[0].content);

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <atomic>
+#include <boost/asio/thread_pool.hpp>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -57,6 +58,12 @@ struct ApiHandlerOptions {
   policies::PolicyStore* policies = nullptr;
   // The audit trail (gateway/request_audit.h); null: none.
   std::shared_ptr<const AuditSink> audit;
+  // Guard models (gateway/guard_models.h), listed by /v1/models beside the chat model.
+  std::vector<std::string> guard_model_ids;
+  // > 0: chat, completion and moderation requests run (input policy included) on this many
+  // worker threads instead of the network threads — a guard model check blocks for a forward
+  // pass. 0: on the network threads (policies without guard models take microseconds).
+  int32_t policy_threads = 0;
 };
 
 class ApiHandler : public Handler {
@@ -116,6 +123,8 @@ class ApiHandler : public Handler {
   std::atomic<bool> draining_{false};
   GenerationTracker tracker_;
   const int64_t created_;  // Unix seconds when the model was loaded (for /v1/models)
+  // Last: joined first when the handler goes (options_.policy_threads > 0).
+  std::unique_ptr<boost::asio::thread_pool> workers_;
 };
 
 }  // namespace parapet::gateway

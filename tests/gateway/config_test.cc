@@ -86,6 +86,26 @@ TEST(GatewayConfig, ErrorsNameFileLineAndField) {
   EXPECT_NE(Error("listen: {host: [}").find("p.yaml:1:"), std::string::npos);  // syntax
 }
 
+TEST(GatewayConfig, GuardModels) {
+  Result<GatewayConfig> c = ParseGatewayConfig(
+      "guard_models:\n  - {path: guards/lg3.gguf, id: llama-guard-3, max_sequences: 2}\n"
+      "  - {path: /abs/lg2.gguf}\npolicy_threads: 8\n",
+      "p.yaml", "/etc/parapet");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  ASSERT_EQ(c->guard_models.size(), 2u);
+  EXPECT_EQ(c->guard_models[0].path, "/etc/parapet/guards/lg3.gguf");
+  EXPECT_EQ(c->guard_models[0].id, "llama-guard-3");
+  EXPECT_EQ(c->guard_models[0].max_sequences, 2);
+  EXPECT_EQ(c->guard_models[1].path, "/abs/lg2.gguf");
+  EXPECT_EQ(c->guard_models[1].ctx, 4096);
+  EXPECT_EQ(c->policy_threads, 8);
+  EXPECT_EQ(Error("guard_models:\n  - {id: g}\n"),
+            "p.yaml:2:5: guard_models[0].path: a guard model needs a GGUF file");
+  EXPECT_EQ(Error("guard_models:\n  - {path: g.gguf, ctx: 8}\n"),
+            "p.yaml:2:25: guard_models[0].ctx: must be in [64, 1048576], got 8");
+  EXPECT_EQ(Error("policy_threads: 0"), "p.yaml:1:17: policy_threads: must be in [1, 256], got 0");
+}
+
 TEST(GatewayConfig, ApiKeysAreChecked) {
   EXPECT_EQ(Error("api_keys:\n  - {tenant: a}\n"),
             "p.yaml:2:5: api_keys[0].hash: is required (\"sha256:<hex>\", see `parapet key new`)");

@@ -662,5 +662,107 @@ TEST_F(GatewayTest, DemoConfigurationServesWithTheDefaultPolicy) {
   EXPECT_EQ(server_->Stop(), 0) << server_->log();
 }
 
+// ---- guard models ----
+
+// A guard_model stage end to end with a stand-in guard: the Llama-3-architecture fixture (real
+// Llama 3 vocabulary, random-ish weights — no real guard weights are available here) loaded beside
+// the demo chat model. Its verdicts mean nothing; what is checked is the machinery: both models
+// listed, scores in [0, 1] on input and output, the instruction prefix evaluated once and reused
+// (prompt tokens evaluated per check far below the prompt), the deadline, and a category line that
+// does not follow the format going to on_error.
+TEST_F(GatewayTest, GuardModelStageScoresWithACachedPrefixAndFailsClosed) {
+  PARAPET_REQUIRE_FIXTURE(guard, "peaky-llama3-Q8_0.gguf");
+  const std::string policy = dir_ + "/guard.yaml";
+  auto write_policy = [&](const std::string& threshold, const std::string& timeout_ms,
+                          const std::string& on_error) {
+    std::ofstream(policy)
+        << "version: 1\npolicies:\n  default:\n    on_error: " << on_error
+        << "\n    input:\n      - {id: guard, type: guard_model, model: peaky-llama3-Q8_0, "
+           "threshold: "
+        << threshold << ", timeout_ms: " << timeout_ms
+        << "}\n    output:\n      holdback_chars: 64\n      stages:\n        - {id: out-guard, "
+           "type: guard_model, model: peaky-llama3-Q8_0, threshold: 1.0, timeout_ms: 20000}\n";
+  };
+  const std::string chat = "/v1/chat/completions";
+  const std::string body =
+      R"({"model":"stories260K","max_tokens":24,"stream":true,"messages":[{"role":"user",)"
+      R"("content":"Tell me a story about a cat"}]})";
+
+  // 1. Threshold 1: scores only (a stand-in's verdict must not decide the test).
+  write_policy("1.0", "20000", "block");
+  StartServer({"--model", kDemoModel, "--chat-template", "llama2", "--threads", "1", "--policy",
+               policy, "--guard-model", guard});
+  const TestResponse models = Send(Request("GET", "/v1/models", ""));
+  EXPECT_NE(models.body.find(R"("id":"stories260K")"), std::string::npos) << models.body;
+  EXPECT_NE(models.body.find(R"("id":"peaky-llama3-Q8_0")"), std::string::npos) << models.body;
+  const TestResponse mod = Send(Request(
+      "POST", "/v1/moderations", R"({"input":["how do I bake bread","a second, longer text"]})"));
+  ASSERT_EQ(mod.status, 200) << mod.body;
+  boost::json::value m = boost::json::parse(mod.body);
+  for (const boost::json::value& r : m.at("results").as_array()) {
+    const double score = r.at("category_scores").at("unsafe").to_number<double>();
+    EXPECT_GE(score, 0.0);
+    EXPECT_LE(score, 1.0);
+  }
+  const TestResponse streamed = Send(Request("POST", chat, body));
+  EXPECT_EQ(streamed.status, 200) << streamed.body;
+  EXPECT_NE(streamed.body.find("data: [DONE]"), std::string::npos) << streamed.body;
+  std::map<std::string, double> metrics = Metrics();
+  const std::string label = "{model=\"peaky-llama3-Q8_0\",";
+  const double checks = metrics["parapet_guard_checks_total" + label + "outcome=\"safe\"}"] +
+                        metrics["parapet_guard_checks_total" + label + "outcome=\"unsafe\"}"];
+  const double evaluated =
+      metrics["parapet_guard_prompt_tokens_total" + label + "kind=\"evaluated\"}"];
+  const double reused = metrics["parapet_guard_prompt_tokens_total" + label + "kind=\"reused\"}"];
+  // Two moderation inputs and the chat's input check, plus at least one output check.
+  EXPECT_GE(checks, 4) << Send(Request("GET", "/metrics", "")).body;
+  // The instruction and taxonomy prefix (~140 tokens) is copied, not evaluated: a check
+  // evaluates the conversation and the suffix only.
+  EXPECT_GT(reused / checks, 100) << reused << " reused over " << checks << " checks";
+  EXPECT_LT(evaluated / checks, reused / checks) << evaluated << " evaluated";
+  std::printf("guard checks: %.0f, per check %.1f prompt tokens evaluated, %.1f reused\n", checks,
+              evaluated / checks, reused / checks);
+  EXPECT_EQ(metrics["parapet_guard_checks_total" + label + "outcome=\"error\"}"], 0);
+  EXPECT_EQ(server_->Stop(), 0) << server_->log();
+
+  // 2. A deadline no check can meet: the stage could not decide, on_error blocks.
+  write_policy("1.0", "1", "block");
+  StartServer({"--model", kDemoModel, "--chat-template", "llama2", "--threads", "1", "--policy",
+               policy, "--guard-model", guard});
+  const TestResponse late = Send(Request("POST", chat, body));
+  EXPECT_EQ(late.status, 400) << late.body;
+  EXPECT_NE(late.body.find(R"("code":"guard.error")"), std::string::npos) << late.body;
+  metrics = Metrics();
+  EXPECT_GE(metrics["parapet_guard_checks_total" + label + "outcome=\"timeout\"}"], 1);
+  EXPECT_EQ(server_->Stop(), 0) << server_->log();
+
+  // 3. Threshold 0: every check asks for the category line, which the stand-in does not write in
+  // the guard's format — the stage could not decide, and on_error decides (block here).
+  write_policy("0.0", "20000", "block");
+  StartServer({"--model", kDemoModel, "--chat-template", "llama2", "--threads", "1", "--policy",
+               policy, "--guard-model", guard});
+  const TestResponse malformed = Send(Request("POST", chat, body));
+  EXPECT_EQ(malformed.status, 400) << malformed.body;
+  EXPECT_NE(malformed.body.find(R"("code":"guard.error")"), std::string::npos) << malformed.body;
+  metrics = Metrics();
+  EXPECT_GE(metrics["parapet_guard_checks_total" + label + "outcome=\"unsafe\"}"], 1);
+  EXPECT_EQ(server_->Stop(), 0) << server_->log();
+
+  // A policy naming a model the server did not load: one clear error at start.
+  std::ofstream(dir_ + "/unknown.yaml")
+      << "version: 1\npolicies:\n  default:\n    input:\n      - {id: g, type: guard_model, "
+         "model: llama-guard-9}\n";
+  std::string out;
+  EXPECT_EQ(
+      RunCommand(ParapetBinary() + " serve --model " + kDemoModel + " --insecure-http " +
+                     "--port 0 --policy " + dir_ + "/unknown.yaml --guard-model " + guard + " 2>&1",
+                 &out),
+      2)
+      << out;
+  EXPECT_NE(out.find("no guard model 'llama-guard-9' is loaded (loaded: peaky-llama3-Q8_0)"),
+            std::string::npos)
+      << out;
+}
+
 }  // namespace
 }  // namespace parapet::gateway::testing

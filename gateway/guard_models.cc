@@ -1,0 +1,234 @@
+#include "gateway/guard_models.h"
+
+#include <algorithm>
+#include <cmath>
+#include <condition_variable>
+#include <filesystem>
+#include <future>
+
+#include "common/logging.h"
+#include "gateway/metrics.h"
+
+namespace parapet::gateway {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Collects one request's end; the caller waits on the future.
+class ResultSink : public engine::TokenSink {
+ public:
+  std::future<Result<engine::GenerateResult>> future() { return promise_.get_future(); }
+  void OnText(std::string_view, engine::TokenId, const engine::SampleResult&) override {}
+  void OnDone(const Status& status, std::string_view finish_reason,
+              const engine::GenerateResult& summary) override {
+    if (!status.ok()) {
+      promise_.set_value(status);
+    } else if (finish_reason == "cancelled") {
+      promise_.set_value(DeadlineExceededError("cancelled"));
+    } else {
+      promise_.set_value(summary);
+    }
+  }
+
+ private:
+  std::promise<Result<engine::GenerateResult>> promise_;
+};
+
+// The first token of each spelling of `word` the model might write first ("unsafe", " unsafe").
+std::vector<engine::TokenId> FirstTokens(const engine::Tokenizer& t, const std::string& word) {
+  std::vector<engine::TokenId> out;
+  for (const std::string& form : {word, " " + word}) {
+    const std::vector<engine::TokenId> ids = t.Encode(form, /*add_bos=*/false);
+    if (!ids.empty() && std::find(out.begin(), out.end(), ids[0]) == out.end()) {
+      out.push_back(ids[0]);
+    }
+  }
+  return out;
+}
+
+constexpr double kLatencyBounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                     0.25,  0.5,    1,     2.5,  5,     10};
+
+}  // namespace
+
+struct GuardModel::Latency {
+  Histogram* histogram = nullptr;
+};
+
+GuardModel::~GuardModel() = default;
+
+Result<std::shared_ptr<GuardModel>> GuardModel::Load(const GuardModelConfig& c,
+                                                     const engine::ModelOptions& options) {
+  std::shared_ptr<GuardModel> g(new GuardModel());
+  g->id_ = c.id.empty() ? std::filesystem::path(c.path).stem().string() : c.id;
+  g->reuse_prefix_ = c.reuse_prefix;
+  PARAPET_LOG(kInfo) << "loading guard model " << g->id_ << " from " << c.path;
+  PARAPET_ASSIGN_OR_RETURN(g->model_, engine::Model::Load(c.path, options));
+  const engine::Tokenizer& t = g->model_->tokenizer();
+  g->safe_ids_ = FirstTokens(t, "safe");
+  g->unsafe_ids_ = FirstTokens(t, "unsafe");
+  g->unsafe_text_ = t.Encode("unsafe", /*add_bos=*/false);
+  for (engine::TokenId id : g->unsafe_ids_) {
+    if (std::find(g->safe_ids_.begin(), g->safe_ids_.end(), id) != g->safe_ids_.end()) {
+      return InvalidArgumentError(c.path +
+                                  ": the tokenizer writes \"safe\" and \"unsafe\" with "
+                                  "the same first token; not a guard model's vocabulary");
+    }
+  }
+  if (g->safe_ids_.empty() || g->unsafe_ids_.empty() || g->unsafe_text_.empty()) {
+    return InvalidArgumentError(c.path + ": the tokenizer cannot write \"safe\" / \"unsafe\"");
+  }
+  const int32_t ctx = std::min(c.ctx, g->model_->config().n_ctx_train);
+  engine::SchedulerOptions so;
+  so.max_sequences = c.max_sequences;
+  so.max_batch_tokens = std::max(c.max_batch_tokens, c.max_sequences);
+  so.kv_pool_tokens =
+      c.kv_pool_tokens > 0 ? c.kv_pool_tokens : static_cast<int64_t>(c.max_sequences) * ctx;
+  so.max_queue = c.max_queue;
+  if (Status s = engine::ValidateSchedulerOptions(so); !s.ok()) {
+    return s.WithContext("guard model " + g->id_);
+  }
+  g->scheduler_ = std::make_unique<engine::Scheduler>(*g->model_, so);
+  g->latency_ = std::make_shared<Latency>();
+  return g;
+}
+
+void GuardModel::ExportMetrics(MetricsRegistry& r) {
+  const std::string id = id_;
+  const Counters* c = &counters_;
+  auto gauge = [&](const char* name, const char* help, const std::atomic<uint64_t>* v,
+                   std::vector<std::pair<std::string, std::string>> labels) {
+    labels.insert(labels.begin(), {"model", id});
+    r.AddCallbackGauge(
+        name, help, [v] { return static_cast<double>(v->load(std::memory_order_relaxed)); },
+        std::move(labels));
+  };
+  const char* checks = "parapet_guard_checks_total";
+  const char* checks_help = "Guard-model checks by outcome (safe, unsafe, error, timeout).";
+  gauge(checks, checks_help, &c->safe, {{"outcome", "safe"}});
+  gauge(checks, checks_help, &c->unsafe, {{"outcome", "unsafe"}});
+  gauge(checks, checks_help, &c->errors, {{"outcome", "error"}});
+  gauge(checks, checks_help, &c->timeouts, {{"outcome", "timeout"}});
+  const char* tokens = "parapet_guard_prompt_tokens_total";
+  const char* tokens_help =
+      "Guard-check prompt tokens run through the model (evaluated) or copied from the cached "
+      "instruction prefix (reused).";
+  gauge(tokens, tokens_help, &c->prompt_tokens_evaluated, {{"kind", "evaluated"}});
+  gauge(tokens, tokens_help, &c->prompt_tokens_reused, {{"kind", "reused"}});
+  latency_->histogram =
+      &r.AddHistogram(
+            "parapet_guard_check_seconds", "Guard-model check latency, queueing included.",
+            std::vector<double>(std::begin(kLatencyBounds), std::end(kLatencyBounds)), {"model"})
+           .WithLabels({id_});
+}
+
+Result<std::shared_ptr<const engine::KvPrefix>> GuardModel::Prefix(const std::string& prefix,
+                                                                   bool add_bos) const {
+  const std::string key = (add_bos ? "1" : "0") + prefix;
+  std::lock_guard<std::mutex> lock(mu_);  // a new prefix is rare: one build at a time
+  auto it = prefixes_.find(key);
+  if (it != prefixes_.end()) return it->second;
+  std::vector<engine::TokenId> tokens =
+      model_->tokenizer().Encode(prefix, add_bos, /*parse_special=*/true);
+  PARAPET_ASSIGN_OR_RETURN(std::shared_ptr<const engine::KvPrefix> built,
+                           scheduler_->CachePrefix(std::move(tokens)));
+  prefixes_.emplace(key, built);
+  return built;
+}
+
+Result<engine::GenerateResult> GuardModel::Run(engine::GenerationRequest request,
+                                               Clock::time_point deadline) const {
+  auto sink = std::make_shared<ResultSink>();
+  std::future<Result<engine::GenerateResult>> done = sink->future();
+  PARAPET_ASSIGN_OR_RETURN(const uint64_t id, scheduler_->Submit(std::move(request), sink));
+  if (done.wait_until(deadline) != std::future_status::ready) {
+    scheduler_->Cancel(id);  // frees its KV before the next step; OnDone still comes
+    done.wait();
+    return DeadlineExceededError("guard model " + id_ + ": no verdict before the deadline");
+  }
+  return done.get();
+}
+
+Result<pipeline::GuardScore> GuardModel::Score(const pipeline::GuardCheck& check) const {
+  const Clock::time_point start = Clock::now();
+  auto finish = [&](Result<pipeline::GuardScore> r) {
+    if (r.ok()) {
+      (r->p_unsafe >= check.continue_at ? counters_.unsafe : counters_.safe)
+          .fetch_add(1, std::memory_order_relaxed);
+    } else if (r.status().code() == StatusCode::kDeadlineExceeded) {
+      counters_.timeouts.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      counters_.errors.fetch_add(1, std::memory_order_relaxed);
+    }
+    if (latency_ && latency_->histogram != nullptr) {
+      latency_->histogram->Observe(std::chrono::duration<double>(Clock::now() - start).count());
+    }
+    return r;
+  };
+  if (Clock::now() >= check.deadline) {
+    return finish(DeadlineExceededError("guard model " + id_ + ": the deadline had passed"));
+  }
+  const engine::Tokenizer& t = model_->tokenizer();
+  std::shared_ptr<const engine::KvPrefix> prefix;
+  std::vector<engine::TokenId> prompt;
+  if (reuse_prefix_) {
+    Result<std::shared_ptr<const engine::KvPrefix>> cached =
+        Prefix(check.prompt.prefix, check.prompt.add_bos);
+    if (!cached.ok()) return finish(cached.status());
+    prefix = *cached;
+    prompt = prefix->tokens();
+  } else {
+    prompt = t.Encode(check.prompt.prefix, check.prompt.add_bos, /*parse_special=*/true);
+  }
+  const uint64_t reused = prefix ? prefix->tokens().size() : 0;
+  // The conversation is what users wrote: special-token text in it stays text.
+  const std::vector<engine::TokenId> conversation =
+      t.Encode(check.prompt.conversation, false, /*parse_special=*/false);
+  const std::vector<engine::TokenId> suffix =
+      t.Encode(check.prompt.suffix, false, /*parse_special=*/true);
+  prompt.insert(prompt.end(), conversation.begin(), conversation.end());
+  prompt.insert(prompt.end(), suffix.begin(), suffix.end());
+
+  engine::GenerationRequest verdict;
+  verdict.prompt = prompt;
+  verdict.prefix = prefix;
+  verdict.options.sampling.temperature = 0;
+  verdict.options.max_tokens = 1;
+  verdict.first_token_scores = safe_ids_;
+  verdict.first_token_scores.insert(verdict.first_token_scores.end(), unsafe_ids_.begin(),
+                                    unsafe_ids_.end());
+  Result<engine::GenerateResult> first = Run(std::move(verdict), check.deadline);
+  if (!first.ok()) return finish(first.status());
+  if (first->first_token_logprobs.size() != safe_ids_.size() + unsafe_ids_.size()) {
+    return finish(InternalError("guard model " + id_ + ": no first-token scores"));
+  }
+  double p_safe = 0, p_unsafe = 0;
+  for (size_t i = 0; i < first->first_token_logprobs.size(); ++i) {
+    (i < safe_ids_.size() ? p_safe : p_unsafe) += std::exp(first->first_token_logprobs[i]);
+  }
+  pipeline::GuardScore score;
+  score.p_unsafe = p_safe + p_unsafe > 0 ? p_unsafe / (p_safe + p_unsafe) : 0;
+  score.prompt_tokens_evaluated = first->prompt_tokens_evaluated;
+  counters_.prompt_tokens_evaluated.fetch_add(static_cast<uint64_t>(first->prompt_tokens_evaluated),
+                                              std::memory_order_relaxed);
+  counters_.prompt_tokens_reused.fetch_add(reused, std::memory_order_relaxed);
+  if (score.p_unsafe >= check.continue_at && check.max_continuation_tokens > 0) {
+    // The category line: "unsafe" forced, then greedy to the end of the turn.
+    engine::GenerationRequest categories;
+    categories.prompt = std::move(prompt);
+    categories.prompt.insert(categories.prompt.end(), unsafe_text_.begin(), unsafe_text_.end());
+    categories.prefix = prefix;
+    categories.options.sampling.temperature = 0;
+    categories.options.max_tokens = check.max_continuation_tokens;
+    Result<engine::GenerateResult> more = Run(std::move(categories), check.deadline);
+    if (!more.ok()) return finish(more.status());
+    score.continuation = more->text;
+    score.prompt_tokens_evaluated += more->prompt_tokens_evaluated;
+    counters_.prompt_tokens_evaluated.fetch_add(
+        static_cast<uint64_t>(more->prompt_tokens_evaluated), std::memory_order_relaxed);
+    counters_.prompt_tokens_reused.fetch_add(reused, std::memory_order_relaxed);
+  }
+  return finish(std::move(score));
+}
+
+}  // namespace parapet::gateway

@@ -1,0 +1,93 @@
+// Guard models on the built-in engine: each GuardModel loads a Llama Guard–class GGUF beside the
+// chat model, runs its own continuous-batching Scheduler (checks from many requests are batched
+// together) and implements pipeline::GuardScorer for the `guard_model` policy stage.
+//
+// One check (GuardModel::Score):
+//   1. the prompt's fixed prefix (instructions + taxonomy) is tokenized and evaluated once per
+//      distinct prefix (Scheduler::CachePrefix); its KV cache is copied into every later check,
+//      so a check evaluates only the conversation and the suffix;
+//   2. one forward pass over the prompt gives the first token's distribution: p_unsafe is the
+//      probability of the "unsafe" token(s) among the "safe"/"unsafe" ones;
+//   3. when p_unsafe reaches the stage's threshold, a second request forces "unsafe" and decodes
+//      greedily up to the end of turn: the category line ("\nS1,S9").
+// The conversation is tokenized without special tokens, so text in a message cannot close the
+// turn or forge a verdict. Past the check's deadline the sequence is cancelled (its KV freed) and
+// Score returns DeadlineExceeded.
+//
+// Thread-safety: Score may be called from many threads at once; it blocks the caller until the
+// verdict (or the deadline).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "engine/model.h"
+#include "engine/scheduler.h"
+#include "pipeline/guard_model.h"
+
+namespace parapet::gateway {
+
+class MetricsRegistry;
+
+struct GuardModelConfig {
+  std::string id;             // the name policies use (`model:`); default: the file name stem
+  std::string path;           // GGUF file
+  int32_t ctx = 4096;         // longest check (prompt + categories), capped by the model
+  int32_t max_sequences = 4;  // checks evaluated together
+  int32_t max_batch_tokens = 512;
+  int32_t max_queue = 64;      // waiting checks; beyond: ResourceExhausted (on_error decides)
+  int64_t kv_pool_tokens = 0;  // 0: max_sequences * ctx
+  bool reuse_prefix = true;    // false: every check evaluates its whole prompt (benchmarks)
+};
+
+class GuardModel : public pipeline::GuardScorer {
+ public:
+  // Loads the model (same backend and threads as the chat model) and starts its scheduler.
+  // Errors name the file and what is wrong (e.g. a tokenizer without "safe" / "unsafe").
+  static Result<std::shared_ptr<GuardModel>> Load(const GuardModelConfig& config,
+                                                  const engine::ModelOptions& options);
+  ~GuardModel() override;
+
+  const std::string& model_id() const override { return id_; }
+  Result<pipeline::GuardScore> Score(const pipeline::GuardCheck& check) const override;
+
+  const engine::Model& model() const { return *model_; }
+  engine::Scheduler::Stats scheduler_stats() const { return scheduler_->stats(); }
+  // Exports per-model metrics (checks by outcome, latency, prompt tokens evaluated / reused).
+  void ExportMetrics(MetricsRegistry& registry);
+
+  struct Counters {
+    std::atomic<uint64_t> safe{0}, unsafe{0}, errors{0}, timeouts{0};
+    std::atomic<uint64_t> prompt_tokens_evaluated{0}, prompt_tokens_reused{0};
+  };
+  const Counters& counters() const { return counters_; }
+
+ private:
+  GuardModel() = default;
+  // The cached KV of `prefix` (built on first use; concurrent first uses wait for one build).
+  Result<std::shared_ptr<const engine::KvPrefix>> Prefix(const std::string& prefix,
+                                                         bool add_bos) const;
+  // Runs one request to completion or the deadline.
+  Result<engine::GenerateResult> Run(engine::GenerationRequest request,
+                                     std::chrono::steady_clock::time_point deadline) const;
+
+  std::string id_;
+  bool reuse_prefix_ = true;
+  std::unique_ptr<engine::Model> model_;
+  std::unique_ptr<engine::Scheduler> scheduler_;
+  std::vector<engine::TokenId> safe_ids_, unsafe_ids_;  // first tokens of "safe"/" safe", ...
+  std::vector<engine::TokenId> unsafe_text_;            // "unsafe" as the model writes it
+  mutable std::mutex mu_;
+  mutable std::map<std::string, std::shared_ptr<const engine::KvPrefix>> prefixes_;
+  mutable Counters counters_;
+  struct Latency;
+  std::shared_ptr<Latency> latency_;  // histogram, once ExportMetrics ran
+};
+
+}  // namespace parapet::gateway
