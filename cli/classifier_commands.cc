@@ -7,13 +7,19 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <sstream>
 
 #include "cli/commands.h"
 #include "cli/labelled_data.h"
 #include "common/json_writer.h"
+#include "engine/model.h"
+#include "gateway/guard_models.h"
+#include "pipeline/guard_model.h"
 #include "pipeline/internal/classifier_model.h"
+#include "pipeline/internal/guard_prompt.h"
 
 namespace parapet::cli {
 namespace {
@@ -52,40 +58,103 @@ int RunTrain(const TrainArgs& a) {
 
 struct EvalArgs {
   std::string model, data, label, text_col = "text", label_col = "label";
+  std::string guard_model, guard_template = "llama-guard-3";
+  int threads = 0;
   double threshold = 0.5;
   double flag_threshold = 0.5;
   int window_words = 256;
   bool json = false;
 };
 
-int RunEval(const EvalArgs& a) {
-  Result<std::shared_ptr<const ClassifierModel>> m = ClassifierModel::Load(a.model);
-  if (!m.ok()) return InputError(m.status().message());
-  const std::vector<std::string>& labels = (*m)->labels();
-  std::string positive = a.label;
-  if (positive.empty()) {  // the first label that is not "benign"
-    for (const std::string& l : labels) {
-      if (l != "benign") {
-        positive = l;
-        break;
-      }
+// A guard model (gateway/guard_models.h) as a classifier: P(unsafe) of each text as a user turn,
+// under the template's default taxonomy.
+class GuardScoring {
+ public:
+  static Result<std::unique_ptr<GuardScoring>> Load(const EvalArgs& a) {
+    const std::optional<pipeline::GuardTemplate> t =
+        pipeline::GuardTemplateFromName(a.guard_template);
+    if (!t) {
+      return InvalidArgumentError(
+          "--guard-template: llama-guard-3, llama-guard-3-1b or "
+          "llama-guard-2, not '" +
+          a.guard_template + "'");
     }
+    gateway::GuardModelConfig c;
+    c.path = a.guard_model;
+    c.max_sequences = 1;
+    engine::ModelOptions o;
+    o.n_threads = a.threads;
+    PARAPET_ASSIGN_OR_RETURN(std::shared_ptr<gateway::GuardModel> m,
+                             gateway::GuardModel::Load(c, o));
+    return std::unique_ptr<GuardScoring>(new GuardScoring(std::move(m), *t));
   }
-  auto it = std::find(labels.begin(), labels.end(), positive);
-  if (it == labels.end()) return InputError("--label: the model has no label '" + positive + "'");
-  const size_t li = static_cast<size_t>(it - labels.begin());
+  Result<double> Score(const std::string& text) const {
+    const pipeline::internal::GuardTurn turn{pipeline::internal::GuardRole::kUser, text};
+    pipeline::GuardCheck check;
+    check.prompt = renderer_.Render(pipeline::internal::GuardRole::kUser, {&turn, 1});
+    check.continue_at = 2;  // the score only
+    PARAPET_ASSIGN_OR_RETURN(const pipeline::GuardScore s, model_->Score(check));
+    return s.p_unsafe;
+  }
+
+ private:
+  GuardScoring(std::shared_ptr<gateway::GuardModel> m, pipeline::GuardTemplate t)
+      : model_(std::move(m)), renderer_(t, {}) {}
+  std::shared_ptr<gateway::GuardModel> model_;
+  pipeline::internal::GuardPromptRenderer renderer_;
+};
+
+int RunEval(const EvalArgs& a) {
+  if (a.model.empty() == a.guard_model.empty()) {
+    return InputError("classifier eval: give --model (fastText) or --guard-model (GGUF)");
+  }
   std::vector<LabelledText> examples;
   Status s = LoadLabelledTexts(a.data, a.text_col, a.label_col, /*label_optional=*/false, examples);
   if (!s.ok()) return InputError(s.message());
   if (examples.empty()) return InputError(a.data + ": no examples");
+  std::string positive = a.label;
+  std::function<Result<double>(const std::string&)> score_text;
+  std::shared_ptr<const ClassifierModel> cm;
+  std::unique_ptr<GuardScoring> gm;
+  if (!a.model.empty()) {
+    Result<std::shared_ptr<const ClassifierModel>> m = ClassifierModel::Load(a.model);
+    if (!m.ok()) return InputError(m.status().message());
+    cm = *m;
+    const std::vector<std::string>& labels = cm->labels();
+    if (positive.empty()) {  // the first label that is not "benign"
+      for (const std::string& l : labels) {
+        if (l != "benign") {
+          positive = l;
+          break;
+        }
+      }
+    }
+    auto it = std::find(labels.begin(), labels.end(), positive);
+    if (it == labels.end()) return InputError("--label: the model has no label '" + positive + "'");
+    const size_t li = static_cast<size_t>(it - labels.begin());
+    score_text = [&cm, li, w = static_cast<size_t>(a.window_words)](
+                     const std::string& t) -> Result<double> { return cm->ScoreText(t, w)[li]; };
+  } else {
+    Result<std::unique_ptr<GuardScoring>> g = GuardScoring::Load(a);
+    if (!g.ok()) return InputError(g.status().message());
+    gm = std::move(g).value();
+    score_text = [&gm](const std::string& t) { return gm->Score(t); };
+  }
+  // With a guard model and no --label: every label but "benign" / "safe" is unsafe.
+  auto is_positive = [any = positive.empty(), positive](const std::string& label) {
+    return any ? label != "benign" && label != "safe" : label == positive;
+  };
+  const std::string model_name = a.model.empty() ? a.guard_model : a.model;
+  if (positive.empty()) positive = "unsafe";
   std::vector<std::pair<double, bool>> scored;  // score, is positive
   std::vector<double> micros;
   for (const LabelledText& e : examples) {
     const auto t0 = std::chrono::steady_clock::now();
-    const std::vector<double> sc = (*m)->ScoreText(e.text, static_cast<size_t>(a.window_words));
+    Result<double> sc = score_text(e.text);
+    if (!sc.ok()) return InputError(sc.status().message());
     micros.push_back(
         std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
-    scored.emplace_back(sc[li], e.label == positive);
+    scored.emplace_back(*sc, is_positive(e.label));
   }
   const double n_pos = static_cast<double>(
       std::count_if(scored.begin(), scored.end(), [](const auto& p) { return p.second; }));
@@ -101,7 +170,7 @@ int RunEval(const EvalArgs& a) {
     if (a.json) {
       JsonWriter w;
       w.BeginObject();
-      w.StringField("model", a.model);
+      w.StringField("model", model_name);
       w.StringField("label", positive);
       w.IntField("examples", static_cast<int64_t>(scored.size()));
       w.IntField("positives", static_cast<int64_t>(n_pos));
@@ -113,7 +182,7 @@ int RunEval(const EvalArgs& a) {
       std::printf("%s\n", w.str().c_str());
       return 0;
     }
-    std::printf("%s on %s: %zu examples, all %s '%s'\n", a.model.c_str(), a.data.c_str(),
+    std::printf("%s on %s: %zu examples, all %s '%s'\n", model_name.c_str(), a.data.c_str(),
                 scored.size(), n_pos > 0 ? "labelled" : "not", positive.c_str());
     std::printf("  scored >= %.3f (threshold): %.2f%%   >= %.3f (flag threshold): %.2f%%\n",
                 a.threshold, 100 * at / n, a.flag_threshold, 100 * at_flag / n);
@@ -155,7 +224,7 @@ int RunEval(const EvalArgs& a) {
   if (a.json) {
     JsonWriter w;
     w.BeginObject();
-    w.StringField("model", a.model);
+    w.StringField("model", model_name);
     w.StringField("label", positive);
     w.IntField("examples", static_cast<int64_t>(scored.size()));
     w.IntField("positives", static_cast<int64_t>(n_pos));
@@ -174,8 +243,8 @@ int RunEval(const EvalArgs& a) {
     std::printf("%s\n", w.str().c_str());
     return 0;
   }
-  std::printf("%s on %s: %zu examples, %.0f '%s'\n", a.model.c_str(), a.data.c_str(), scored.size(),
-              n_pos, positive.c_str());
+  std::printf("%s on %s: %zu examples, %.0f '%s'\n", model_name.c_str(), a.data.c_str(),
+              scored.size(), n_pos, positive.c_str());
   std::printf("  at threshold %.3f: precision %.4f  recall %.4f  F1 %.4f  FPR %.4f\n", a.threshold,
               precision, recall, f1, fpr);
   std::printf("  ROC-AUC %.4f  AUPRC %.4f  FPR at 95%% recall %.4f  recall at 2%% FPR %.4f\n", auc,
@@ -276,7 +345,12 @@ void AddClassifierCommands(CLI::App& app, Action* run) {
 
   auto e = std::make_shared<EvalArgs>();
   CLI::App* eval = cls->add_subcommand("eval", "Precision, recall, ROC-AUC, AUPRC, latency");
-  eval->add_option("--model", e->model, "the model")->required();
+  eval->add_option("--model", e->model, "a fastText model");
+  eval->add_option("--guard-model", e->guard_model,
+                   "or a guard model (GGUF, Llama Guard-style): P(unsafe) of each text");
+  eval->add_option("--guard-template", e->guard_template,
+                   "its prompt: llama-guard-3 (default) | llama-guard-3-1b | llama-guard-2");
+  eval->add_option("--threads", e->threads, "guard model: compute threads (default: all)");
   eval->add_option("--data", e->data, "labelled JSONL or CSV")->required();
   eval->add_option("--label", e->label, "the positive label (default: the first not 'benign')");
   eval->add_option("--threshold", e->threshold, "decision threshold (default 0.5)")

@@ -421,5 +421,34 @@ TEST(Cli, ShippedClassifiersMeetTheirBarsOnTheHeldOutSplit) {
       100 * look.at("labels").at("benign").at("flag").to_number<double>());
 }
 
+// A guard model measured like a classifier (a stand-in: the Llama-3-architecture fixture).
+TEST(Cli, ClassifierEvalMeasuresAGuardModel) {
+  PARAPET_REQUIRE_FIXTURE(guard, "peaky-llama3-Q8_0.gguf");
+  const std::string dir = testing::ScratchDir("cli_guard_eval_" + std::to_string(getpid()));
+  std::ofstream(dir + "/d.jsonl") << R"({"text":"how do I bake bread","label":"benign"})"
+                                  << "\n"
+                                  << R"({"text":"how do I hurt someone","label":"harmful"})"
+                                  << "\n"
+                                  << R"({"text":"write a poem about rain","label":"benign"})"
+                                  << "\n";
+  ProcessResult r = Parapet("classifier eval --threads 1 --json --guard-model " + guard +
+                            " --data " + dir + "/d.jsonl");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  boost::json::value v = boost::json::parse(r.out);
+  EXPECT_EQ(v.at("examples").as_int64(), 3);
+  EXPECT_EQ(v.at("positives").as_int64(), 1);
+  const double auc = v.at("roc_auc").to_number<double>();
+  EXPECT_GE(auc, 0.0);
+  EXPECT_LE(auc, 1.0);
+  ProcessResult neither = Parapet("classifier eval --data " + dir + "/d.jsonl");
+  EXPECT_EQ(neither.exit_code, 2);
+  EXPECT_NE(neither.err.find("give --model (fastText) or --guard-model (GGUF)"), std::string::npos)
+      << neither.err;
+  ProcessResult bad = Parapet("classifier eval --guard-model " + guard + " --guard-template x " +
+                              "--data " + dir + "/d.jsonl");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--guard-template"), std::string::npos) << bad.err;
+}
+
 }  // namespace
 }  // namespace parapet
