@@ -1,0 +1,132 @@
+// Guard-model check cost: a Llama Guard 3 prompt (S1–S14 taxonomy, one user turn) scored by a
+// synthesised dense guard model of Llama-3.2-1B shape (random weights; speed does not depend on
+// them), with the instruction prefix's KV cache reused (what the gateway does) and, as the
+// baseline in the same run, with every check evaluating its whole prompt. Prints per-check
+// latency (p50 over --checks runs, one at a time: what one request's input check adds) and the
+// aggregate checks/s of --concurrency checks at once (batched by the guard's scheduler).
+//   parapet_guard_bench [--dir DIR] [--threads N] [--checks N] [--concurrency K]
+//                       [--encoding Q8_0|Q4_0|Q4_K_M] [--layers L]
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bench/synthetic_model.h"
+#include "gateway/guard_models.h"
+#include "pipeline/internal/guard_prompt.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using parapet::pipeline::GuardCheck;
+using parapet::pipeline::internal::GuardPromptRenderer;
+using parapet::pipeline::internal::GuardRole;
+using parapet::pipeline::internal::GuardTurn;
+
+double Seconds(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string dir = "bench-models", encoding = "Q8_0";
+  int threads = 0, checks = 3, concurrency = 4, layers = 16;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (std::strcmp(argv[i], "--dir") == 0) dir = argv[i + 1];
+    if (std::strcmp(argv[i], "--threads") == 0) threads = std::atoi(argv[i + 1]);
+    if (std::strcmp(argv[i], "--checks") == 0) checks = std::max(1, std::atoi(argv[i + 1]));
+    if (std::strcmp(argv[i], "--concurrency") == 0) {
+      concurrency = std::max(1, std::atoi(argv[i + 1]));
+    }
+    if (std::strcmp(argv[i], "--encoding") == 0) encoding = argv[i + 1];
+    if (std::strcmp(argv[i], "--layers") == 0) layers = std::max(1, std::atoi(argv[i + 1]));
+  }
+  // Llama 3.2 1B: d_model 2048, 16 layers, 32 heads / 8 KV heads, FFN 8192 (the vocabulary here is
+  // 32000, not 128256: the output projection of one token is a small part of a check).
+  parapet::bench::SyntheticShape shape;
+  shape.n_embd = 2048;
+  shape.n_layer = layers;
+  shape.n_head = 32;
+  shape.n_head_kv = 8;
+  shape.n_ff = 8192;
+  shape.n_expert = 0;
+  shape.n_expert_used = 0;
+  shape.n_ctx = 4096;
+  std::filesystem::create_directories(dir);
+  const std::string path =
+      dir + "/guard-1b-" + std::to_string(layers) + "L-" + encoding + ".gguf";
+  if (!std::filesystem::exists(path)) {
+    std::printf("writing %s ...\n", path.c_str());
+    parapet::Status s = parapet::bench::WriteSyntheticModel(path, shape, encoding);
+    if (!s.ok()) {
+      std::fprintf(stderr, "%s\n", s.ToString().c_str());
+      return 2;
+    }
+  }
+  const GuardPromptRenderer renderer(parapet::pipeline::GuardTemplate::kLlamaGuard3, {});
+  auto check_for = [&](int i) {
+    const std::string text = "Request " + std::to_string(i) +
+                             ": how do I get my neighbour's dog to stop barking at night without "
+                             "hurting it? We have tried everything our vet suggested.";
+    const GuardTurn turn{GuardRole::kUser, text};
+    GuardCheck c;
+    c.prompt = renderer.Render(GuardRole::kUser, {&turn, 1});
+    c.continue_at = 2;  // the score only: one forward pass over the prompt
+    return c;
+  };
+  std::printf("guard model %s (%d layers, d_model 2048), %s threads, one check at a time x %d, "
+              "then %d at once\n",
+              path.c_str(), layers, threads == 0 ? "all" : std::to_string(threads).c_str(), checks,
+              concurrency);
+  double p50[2] = {0, 0};
+  for (const bool reuse : {false, true}) {
+    parapet::gateway::GuardModelConfig gc;
+    gc.path = path;
+    gc.max_sequences = concurrency;
+    gc.reuse_prefix = reuse;
+    parapet::engine::ModelOptions mo;
+    mo.n_threads = threads;
+    auto model = parapet::gateway::GuardModel::Load(gc, mo);
+    if (!model.ok()) {
+      std::fprintf(stderr, "%s\n", model.status().ToString().c_str());
+      return 2;
+    }
+    // Warm-up: page in the weights; with reuse, also build the prefix's KV once.
+    (void)(*model)->Score(check_for(-1));
+    std::vector<double> s;
+    int64_t evaluated = 0;
+    for (int i = 0; i < checks; ++i) {
+      const Clock::time_point t0 = Clock::now();
+      auto r = (*model)->Score(check_for(i));
+      s.push_back(Seconds(t0, Clock::now()));
+      if (!r.ok()) {
+        std::fprintf(stderr, "%s\n", r.status().ToString().c_str());
+        return 2;
+      }
+      evaluated = r->prompt_tokens_evaluated;
+    }
+    std::sort(s.begin(), s.end());
+    p50[reuse] = s[s.size() / 2];
+    // Throughput: `concurrency` threads, `checks` checks each.
+    const Clock::time_point t0 = Clock::now();
+    std::vector<std::thread> workers;
+    for (int w = 0; w < concurrency; ++w) {
+      workers.emplace_back([&, w] {
+        for (int i = 0; i < checks; ++i) (void)(*model)->Score(check_for(1000 * (w + 1) + i));
+      });
+    }
+    for (std::thread& t : workers) t.join();
+    const double secs = Seconds(t0, Clock::now());
+    std::printf("%-22s one check: p50 %7.3f s (%lld prompt tokens evaluated)   %d at once: %6.2f "
+                "checks/s\n",
+                reuse ? "prefix reused" : "whole prompt (baseline)", p50[reuse],
+                static_cast<long long>(evaluated), concurrency, concurrency * checks / secs);
+  }
+  std::printf("prefix reuse: one check %.2fx faster\n", p50[0] / p50[1]);
+  return 0;
+}
