@@ -58,8 +58,7 @@ int main(int argc, char** argv) {
   shape.n_expert_used = 0;
   shape.n_ctx = 4096;
   std::filesystem::create_directories(dir);
-  const std::string path =
-      dir + "/guard-1b-" + std::to_string(layers) + "L-" + encoding + ".gguf";
+  const std::string path = dir + "/guard-1b-" + std::to_string(layers) + "L-" + encoding + ".gguf";
   if (!std::filesystem::exists(path)) {
     std::printf("writing %s ...\n", path.c_str());
     parapet::Status s = parapet::bench::WriteSyntheticModel(path, shape, encoding);
@@ -79,10 +78,11 @@ int main(int argc, char** argv) {
     c.continue_at = 2;  // the score only: one forward pass over the prompt
     return c;
   };
-  std::printf("guard model %s (%d layers, d_model 2048), %s threads, one check at a time x %d, "
-              "then %d at once\n",
-              path.c_str(), layers, threads == 0 ? "all" : std::to_string(threads).c_str(), checks,
-              concurrency);
+  std::printf(
+      "guard model %s (%d layers, d_model 2048), %s threads, one check at a time x %d, "
+      "then %d at once\n",
+      path.c_str(), layers, threads == 0 ? "all" : std::to_string(threads).c_str(), checks,
+      concurrency);
   double p50[2] = {0, 0};
   for (const bool reuse : {false, true}) {
     parapet::gateway::GuardModelConfig gc;
@@ -122,10 +122,11 @@ int main(int argc, char** argv) {
     }
     for (std::thread& t : workers) t.join();
     const double secs = Seconds(t0, Clock::now());
-    std::printf("%-22s one check: p50 %7.3f s (%lld prompt tokens evaluated)   %d at once: %6.2f "
-                "checks/s\n",
-                reuse ? "prefix reused" : "whole prompt (baseline)", p50[reuse],
-                static_cast<long long>(evaluated), concurrency, concurrency * checks / secs);
+    std::printf(
+        "%-22s one check: p50 %7.3f s (%lld prompt tokens evaluated)   %d at once: %6.2f "
+        "checks/s\n",
+        reuse ? "prefix reused" : "whole prompt (baseline)", p50[reuse],
+        static_cast<long long>(evaluated), concurrency, concurrency * checks / secs);
   }
   std::printf("prefix reuse: one check %.2fx faster\n", p50[0] / p50[1]);
   return 0;
