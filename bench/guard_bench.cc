@@ -5,7 +5,7 @@
 // latency (p50 over --checks runs, one at a time: what one request's input check adds) and the
 // aggregate checks/s of --concurrency checks at once (batched by the guard's scheduler).
 //   parapet_guard_bench [--dir DIR] [--threads N] [--checks N] [--concurrency K]
-//                       [--encoding Q8_0|Q4_0|Q4_K_M] [--layers L]
+//                       [--encoding Q8_0|Q4_0|Q4_K_M] [--layers L] [--vocab GGUF]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -35,6 +35,7 @@ double Seconds(Clock::time_point a, Clock::time_point b) {
 
 int main(int argc, char** argv) {
   std::string dir = "bench-models", encoding = "Q8_0";
+  std::string vocab = std::string(PARAPET_SHARED_DIR) + "/data/tokenizer/ggml-vocab-llama-bpe.gguf";
   int threads = 0, checks = 3, concurrency = 4, layers = 16;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--dir") == 0) dir = argv[i + 1];
@@ -45,9 +46,10 @@ int main(int argc, char** argv) {
     }
     if (std::strcmp(argv[i], "--encoding") == 0) encoding = argv[i + 1];
     if (std::strcmp(argv[i], "--layers") == 0) layers = std::max(1, std::atoi(argv[i + 1]));
+    if (std::strcmp(argv[i], "--vocab") == 0) vocab = argv[i + 1];
   }
-  // Llama 3.2 1B: d_model 2048, 16 layers, 32 heads / 8 KV heads, FFN 8192 (the vocabulary here is
-  // 32000, not 128256: the output projection of one token is a small part of a check).
+  // Llama 3.2 1B (Llama Guard 3 1B's base): d_model 2048, 16 layers, 32 heads / 8 KV heads, FFN
+  // 8192, and Llama 3's tokenizer (128256 tokens) from `--vocab`.
   parapet::bench::SyntheticShape shape;
   shape.n_embd = 2048;
   shape.n_layer = layers;
@@ -57,6 +59,7 @@ int main(int argc, char** argv) {
   shape.n_expert = 0;
   shape.n_expert_used = 0;
   shape.n_ctx = 4096;
+  shape.vocab_from = vocab;
   std::filesystem::create_directories(dir);
   const std::string path = dir + "/guard-1b-" + std::to_string(layers) + "L-" + encoding + ".gguf";
   if (!std::filesystem::exists(path)) {

@@ -5,6 +5,7 @@
 #include <random>
 #include <vector>
 
+#include "engine/gguf/gguf_file.h"
 #include "engine/gguf/gguf_writer.h"
 #include "engine/quants.h"
 
@@ -110,9 +111,37 @@ void AddVocab(engine::gguf::GgufWriter& w, int32_t n_vocab) {
 
 }  // namespace
 
-Status WriteSyntheticModel(const std::string& path, const SyntheticShape& s,
+// Copies the tokenizer.* keys of `from` (strings, string arrays, integer and float arrays and
+// scalars); returns the vocabulary size.
+Result<int32_t> CopyVocab(engine::gguf::GgufWriter& w, const std::string& from) {
+  PARAPET_ASSIGN_OR_RETURN(std::unique_ptr<engine::gguf::GgufFile> f,
+                           engine::gguf::GgufFile::Open(from));
+  const std::vector<std::string_view>* tokens = f->GetStringArray("tokenizer.ggml.tokens");
+  if (tokens == nullptr) return InvalidArgumentError(from + ": no tokenizer.ggml.tokens");
+  for (const engine::gguf::MetadataEntry& m : f->metadata()) {
+    const std::string_view key = m.key;
+    if (!key.starts_with("tokenizer.")) continue;
+    if (const std::vector<std::string_view>* a = f->GetStringArray(key)) {
+      w.SetStringArray(key, std::vector<std::string>(a->begin(), a->end()));
+    } else if (std::optional<std::string_view> v = f->GetString(key)) {
+      w.SetString(key, *v);
+    } else if (std::optional<std::vector<int64_t>> ia = f->GetIntArray(key)) {
+      w.SetI32Array(key, std::vector<int32_t>(ia->begin(), ia->end()));
+    } else if (std::optional<std::vector<float>> fa = f->GetFloatArray(key)) {
+      w.SetF32Array(key, *fa);
+    } else if (std::optional<bool> b = f->GetBool(key)) {
+      w.SetBool(key, *b);
+    } else if (std::optional<int64_t> i = f->GetInt(key)) {
+      w.SetU32(key, static_cast<uint32_t>(*i));
+    }
+  }
+  return static_cast<int32_t>(tokens->size());
+}
+
+Status WriteSyntheticModel(const std::string& path, const SyntheticShape& shape,
                            const std::string& encoding, uint64_t seed) {
   PARAPET_ASSIGN_OR_RETURN(Encoding e, EncodingByName(encoding));
+  SyntheticShape s = shape;
   engine::gguf::GgufWriter w;
   w.SetString("general.architecture", "llama");
   w.SetString("general.name", "synthetic-" + encoding);
@@ -128,7 +157,11 @@ Status WriteSyntheticModel(const std::string& path, const SyntheticShape& s,
     w.SetU32("llama.expert_count", static_cast<uint32_t>(s.n_expert));
     w.SetU32("llama.expert_used_count", static_cast<uint32_t>(s.n_expert_used));
   }
-  AddVocab(w, s.n_vocab);
+  if (s.vocab_from.empty()) {
+    AddVocab(w, s.n_vocab);
+  } else {
+    PARAPET_ASSIGN_OR_RETURN(s.n_vocab, CopyVocab(w, s.vocab_from));
+  }
   RowPool pool(seed);
   std::mt19937_64 rng(seed + 1);
   const int64_t hd = s.n_embd / s.n_head;

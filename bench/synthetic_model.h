@@ -21,6 +21,10 @@ struct SyntheticShape {
   int32_t n_expert_used = 2;
   int32_t n_vocab = 32000;
   int32_t n_ctx = 4096;
+  // A GGUF whose tokenizer (tokenizer.* keys) the model takes instead of the synthetic byte
+  // vocabulary (e.g. ../shared/data/tokenizer/ggml-vocab-llama-bpe.gguf for Llama 3 models);
+  // n_vocab then follows it.
+  std::string vocab_from;
 };
 
 // Tensor encodings: "Q4_0", "Q8_0" (as llama-quantize writes them: output Q6_K for Q4_0) or
