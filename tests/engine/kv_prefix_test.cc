@@ -17,13 +17,6 @@
 namespace parapet::engine {
 namespace {
 
-GenerateOptions Greedy(int32_t max_tokens) {
-  GenerateOptions o;
-  o.sampling.temperature = 0;
-  o.max_tokens = max_tokens;
-  return o;
-}
-
 GenerateOptions Sampled(int32_t max_tokens, uint64_t seed) {
   GenerateOptions o;
   o.sampling.temperature = 0.9f;

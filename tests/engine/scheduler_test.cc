@@ -17,13 +17,6 @@
 namespace parapet::engine {
 namespace {
 
-GenerateOptions Greedy(int32_t max_tokens) {
-  GenerateOptions o;
-  o.sampling.temperature = 0;
-  o.max_tokens = max_tokens;
-  return o;
-}
-
 class SchedulerTest : public ::testing::Test {
  protected:
   void SetUp() override { LoadModel(std::string(PARAPET_SOURCE_DIR) + "/models/stories260K.gguf"); }

@@ -13,6 +13,14 @@
 
 namespace parapet::engine {
 
+// Greedy decoding of up to `max_tokens` tokens.
+inline GenerateOptions Greedy(int32_t max_tokens) {
+  GenerateOptions o;
+  o.sampling.temperature = 0;
+  o.max_tokens = max_tokens;
+  return o;
+}
+
 // Records one request's output; Wait() blocks until OnDone. `on_text` (optional) runs on the
 // scheduler thread after each OnText is recorded, with the number of calls so far.
 class RecordingSink : public TokenSink {

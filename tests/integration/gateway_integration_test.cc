@@ -725,28 +725,24 @@ TEST_F(GatewayTest, GuardModelStageScoresWithACachedPrefixAndFailsClosed) {
   EXPECT_EQ(metrics["parapet_guard_checks_total" + label + "outcome=\"error\"}"], 0);
   EXPECT_EQ(server_->Stop(), 0) << server_->log();
 
-  // 2. A deadline no check can meet: the stage could not decide, on_error blocks.
-  write_policy("1.0", "1", "block");
-  StartServer({"--model", kDemoModel, "--chat-template", "llama2", "--threads", "1", "--policy",
-               policy, "--guard-model", guard});
-  const TestResponse late = Send(Request("POST", chat, body));
-  EXPECT_EQ(late.status, 400) << late.body;
-  EXPECT_NE(late.body.find(R"("code":"guard.error")"), std::string::npos) << late.body;
-  metrics = Metrics();
-  EXPECT_GE(metrics["parapet_guard_checks_total" + label + "outcome=\"timeout\"}"], 1);
-  EXPECT_EQ(server_->Stop(), 0) << server_->log();
-
+  // A check that cannot decide: on_error (block) answers the request; `outcome` was counted.
+  auto expect_undecided = [&](const std::string& threshold, const std::string& timeout_ms,
+                              const std::string& outcome) {
+    write_policy(threshold, timeout_ms, "block");
+    StartServer({"--model", kDemoModel, "--chat-template", "llama2", "--threads", "1", "--policy",
+                 policy, "--guard-model", guard});
+    const TestResponse r = Send(Request("POST", chat, body));
+    EXPECT_EQ(r.status, 400) << r.body;
+    EXPECT_NE(r.body.find(R"("code":"guard.error")"), std::string::npos) << r.body;
+    EXPECT_GE(Metrics()["parapet_guard_checks_total" + label + "outcome=\"" + outcome + "\"}"], 1)
+        << outcome;
+    EXPECT_EQ(server_->Stop(), 0) << server_->log();
+  };
+  // 2. A deadline no check can meet.
+  expect_undecided("1.0", "1", "timeout");
   // 3. Threshold 0: every check asks for the category line, which the stand-in does not write in
-  // the guard's format — the stage could not decide, and on_error decides (block here).
-  write_policy("0.0", "20000", "block");
-  StartServer({"--model", kDemoModel, "--chat-template", "llama2", "--threads", "1", "--policy",
-               policy, "--guard-model", guard});
-  const TestResponse malformed = Send(Request("POST", chat, body));
-  EXPECT_EQ(malformed.status, 400) << malformed.body;
-  EXPECT_NE(malformed.body.find(R"("code":"guard.error")"), std::string::npos) << malformed.body;
-  metrics = Metrics();
-  EXPECT_GE(metrics["parapet_guard_checks_total" + label + "outcome=\"unsafe\"}"], 1);
-  EXPECT_EQ(server_->Stop(), 0) << server_->log();
+  // the guard's format.
+  expect_undecided("0.0", "20000", "unsafe");
 
   // A policy naming a model the server did not load: one clear error at start.
   std::ofstream(dir_ + "/unknown.yaml")
