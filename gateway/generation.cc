@@ -1,6 +1,7 @@
 // Generation: engine tokens -> OpenAI responses; GenerationTracker: keepalives and deadlines.
 #include "gateway/generation.h"
 
+#include <boost/asio/post.hpp>
 #include <cmath>
 #include <limits>
 
@@ -151,6 +152,20 @@ TokenLogprob Generation::ToLogprob(const engine::SampleResult& sample) const {
 
 void Generation::OnText(std::string_view text, engine::TokenId /*id*/,
                         const engine::SampleResult& sample) {
+  if (!spec_.guard_executor) return DeliverText(text, sample);
+  boost::asio::post(*spec_.guard_executor, [self = shared_from_this(), t = std::string(text),
+                                            sample] { self->DeliverText(t, sample); });
+}
+
+void Generation::OnDone(const Status& status, std::string_view finish_reason,
+                        const engine::GenerateResult& summary) {
+  if (!spec_.guard_executor) return DeliverDone(status, finish_reason, summary);
+  boost::asio::post(*spec_.guard_executor,
+                    [self = shared_from_this(), status, reason = std::string(finish_reason),
+                     summary] { self->DeliverDone(status, reason, summary); });
+}
+
+void Generation::DeliverText(std::string_view text, const engine::SampleResult& sample) {
   uint64_t cancel_id = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -209,8 +224,8 @@ std::optional<ContentFilterInfo> Generation::FilterInfo() const {
   return ContentFilterInfo{guard_->block().rule_id, spec_.policy->output_message()};
 }
 
-void Generation::OnDone(const Status& status, std::string_view finish_reason,
-                        const engine::GenerateResult& summary) {
+void Generation::DeliverDone(const Status& status, std::string_view finish_reason,
+                             const engine::GenerateResult& summary) {
   GenerationOutcome out;
   std::string tail;  // what the output guard still held
   std::optional<ContentFilterInfo> filter;

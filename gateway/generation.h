@@ -14,12 +14,14 @@
 // guard blocks, the generation asks the scheduler to cancel it; the engine stops before its next
 // decode step and frees the sequence's KV reservation, and OnDone reports why.
 //
-// Thread-safety: a Generation's methods run on the scheduler thread (OnText, OnDone), the tracker
-// thread (Tick) and network threads (Start, the abort callback); one mutex orders them. The
+// Thread-safety: a Generation's methods run on the scheduler thread (OnText, OnDone — or, with a
+// costly output guard, a serial worker executor they post to), the tracker thread (Tick) and
+// network threads (Start, the abort callback); one mutex orders them. The
 // Exchange it writes to is itself thread-safe.
 #pragma once
 
 #include <atomic>
+#include <boost/asio/any_io_executor.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -78,6 +80,10 @@ struct GenerationSpec {
   // The request's turns (after input redaction), for output stages that judge the response in
   // its conversation (guard_model).
   std::vector<pipeline::ContextTurn> guard_context;
+  // Set when the output policy has costly stages (a guard model): the engine's text is handed to
+  // this serial executor and guarded there, so a guard check does not stall the scheduler thread
+  // (every other stream's decoding). Unset: guarded on the scheduler thread.
+  std::optional<boost::asio::any_io_executor> guard_executor;
   // The request's audit records (null without an audit trail): the completion record is made
   // durable before the response's last byte goes out.
   std::shared_ptr<RequestAudit> audit;
@@ -107,8 +113,8 @@ class Generation : public engine::TokenSink, public std::enable_shared_from_this
  public:
   using FinishFn = std::function<void(const GenerationOutcome&)>;
 
-  // `on_finish` runs once, on the scheduler thread, after the response was handed to the
-  // exchange. `tokenizer` and `scheduler` must outlive the Generation's engine work.
+  // `on_finish` runs once, on the scheduler thread (or spec.guard_executor), after the response was
+  // handed to the exchange. `tokenizer` and `scheduler` must outlive the Generation's engine work.
   Generation(std::shared_ptr<Exchange> exchange, GenerationSpec spec,
              const engine::Tokenizer& tokenizer, engine::Scheduler& scheduler, FinishFn on_finish);
 
@@ -121,13 +127,16 @@ class Generation : public engine::TokenSink, public std::enable_shared_from_this
   void Tick(SteadyClock::time_point now);
   bool finished() const;
 
-  // engine::TokenSink (scheduler thread).
+  // engine::TokenSink (scheduler thread): delivered at once, or posted to spec.guard_executor.
   void OnText(std::string_view text, engine::TokenId id,
               const engine::SampleResult& sample) override;
   void OnDone(const Status& status, std::string_view finish_reason,
               const engine::GenerateResult& summary) override;
 
  private:
+  void DeliverText(std::string_view text, const engine::SampleResult& sample);
+  void DeliverDone(const Status& status, std::string_view finish_reason,
+                   const engine::GenerateResult& summary);
   TokenLogprob ToLogprob(const engine::SampleResult& sample) const;
   void WriteLocked(std::string data);
   // Final responses (REQUIRES: mu_ held).

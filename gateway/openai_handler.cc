@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/json.hpp>
 #include <chrono>
 #include <map>
@@ -555,6 +556,10 @@ void ApiHandler::Run(const std::shared_ptr<Exchange>& ex, const ApiKeyEntry* key
     a.seed = request.options.sampling.seed;
     a.stream = spec.stream;
     a.prompt_tokens = static_cast<int64_t>(request.prompt.size());
+  }
+  if (workers_ && spec.policy != nullptr && spec.policy->has_output() &&
+      spec.policy->output().has_costly_whole_text_stages()) {
+    spec.guard_executor = boost::asio::make_strand(workers_->get_executor());
   }
   auto generation = std::make_shared<Generation>(ex, std::move(spec), model_.tokenizer(),
                                                  scheduler_, std::move(on_finish));
