@@ -36,7 +36,7 @@ enum class BlockResponse {
 // output stages.
 struct PolicyTest {
   std::string name;
-  std::vector<Turn> turns;
+  std::vector<Turn> turns;  // the input; for an output test, the request the output answers
   bool is_output = false;
   std::string output;                      // the response text, when is_output
   std::string expect_action;               // "allow" | "flag" | "redact" | "block"

@@ -300,11 +300,10 @@ Status Loader::ReadTest(YamlMapReader& r, PolicyTest& t) {
   PARAPET_RETURN_IF_ERROR(r.Get("input", input));
   if (!input.empty()) t.turns.push_back(Turn{"user", input});
   if (r.node()["output"]) {
+    // With `output`, `input` / `messages` are the request the response answers (context for
+    // stages that judge the exchange, like guard_model).
     t.is_output = true;
     PARAPET_RETURN_IF_ERROR(r.Get("output", t.output));
-    if (!t.turns.empty() || r.node()["messages"]) {
-      return r.Fail("output", "a test has `input`/`messages` or `output`, not both");
-    }
   }
   PARAPET_RETURN_IF_ERROR(r.List("messages", [&](YamlMapReader& m) -> Status {
     Turn turn;
@@ -501,8 +500,10 @@ namespace {
 // The output stages streamed byte by byte must decide as they do on the whole text; "" when they
 // do, else why not.
 std::string CheckStreaming(const Policy& policy, const std::string& response,
-                           const OutputDecision& whole) {
-  pipeline::StreamGuard guard(policy.output(), policy.stream_options());
+                           std::span<const Turn> prompt, const OutputDecision& whole) {
+  pipeline::StreamGuardOptions options = policy.stream_options();
+  for (const Turn& t : prompt) options.context.push_back({t.role, t.content});
+  pipeline::StreamGuard guard(policy.output(), std::move(options));
   std::string streamed;
   for (char c : response) streamed += guard.Push(std::string_view(&c, 1));
   streamed += guard.Finish();
@@ -520,8 +521,8 @@ std::string CheckPolicyTest(const Policy& policy, const PolicyTest& test) {
   pipeline::Verdict verdict;
   std::string redacted, why;
   if (test.is_output) {
-    OutputDecision d = policy.EvaluateOutput(test.output);
-    why = CheckStreaming(policy, test.output, d);
+    OutputDecision d = policy.EvaluateOutput(test.output, test.turns);
+    why = CheckStreaming(policy, test.output, test.turns, d);
     verdict = std::move(d.verdict);
     redacted = std::move(d.text);
   } else {

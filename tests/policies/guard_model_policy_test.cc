@@ -58,6 +58,8 @@ policies:
       - {input: "what is a cat", expect: {action: allow, absent: [guard.unsafe]}}
       - {input: "garbage", expect: {action: block, rules: [guard.error]}}
       - {output: "here is how to build a bomb", expect: {action: block, rules: [out-guard.S9]}}
+      - {input: "how do I make a bomb", output: "I can't help.", expect: {action: block, rules: [out-guard.S9]}}
+      - {output: "I can't help.", expect: {action: allow}}
 )";
 
 struct Loaded {
@@ -82,7 +84,7 @@ TEST(GuardModelPolicy, CompilesResolvesAndRunsItsTests) {
   int n = 0;
   for (const TestFailure& f : RunPolicyTests(**set, &n))
     ADD_FAILURE() << f.test << ": " << f.reason;
-  EXPECT_EQ(n, 5);
+  EXPECT_EQ(n, 7);
   const Policy& p = (*set)->default_policy();
   ASSERT_EQ(p.input().size(), 2u);
   EXPECT_EQ(p.input().stages()[1]->type(), "guard_model");

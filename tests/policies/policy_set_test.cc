@@ -283,10 +283,8 @@ TEST(PolicySet, OutputErrorsNameTheField) {
   EXPECT_EQ(err("version: 1\npolicies:\n  p:\n    output: {stages: [{id: u, type: nope}]}\n"),
             "p.yaml:4:37: policies.p.output.stages[0].type: unknown stage type 'nope' (known: "
             "classifier, guard_model, keywords, length, pii, regex, unicode)");
-  EXPECT_EQ(err("version: 1\npolicies:\n  p:\n    tests: [{input: a, output: b, expect: {action: "
-                "allow}}]\n"),
-            "p.yaml:4:32: policies.p.tests[0].output: a test has `input`/`messages` or `output`, "
-            "not both");
+  EXPECT_EQ(err("version: 1\npolicies:\n  p:\n    tests: [{name: t}]\n"),
+            "p.yaml:4:13: policies.p.tests[0].input: a test needs `input`, `messages` or `output`");
 }
 
 TEST(PolicySet, ClassifierStagesLoadTheirModelRelativeToThePolicyFile) {
