@@ -9,15 +9,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 duration="${1:-10}s"
 parapet=build/cli/parapet
-work=$(mktemp -d /tmp/parapet-audit-bench.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
+bench_init parapet-audit-bench
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
   -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null

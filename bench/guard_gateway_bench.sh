@@ -21,15 +21,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 parapet=build/cli/parapet
-work=$(mktemp -d /tmp/parapet-guard-gw-bench.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
+bench_init parapet-guard-gw-bench
 
 mkdir -p bench-models
 [ -f bench-models/mixtral-shaped-Q4_0.gguf ] ||

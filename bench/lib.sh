@@ -1,5 +1,13 @@
-# Shared by the gateway benchmark scripts (sourced). Needs $parapet (the binary), $work (a
-# scratch directory) and the array `pids` (processes to kill on exit).
+# Shared by the gateway benchmark scripts (sourced). Needs $parapet (the binary); bench_init
+# makes $work (a scratch directory) and the array `pids` (processes to kill on exit).
+
+# bench_init NAME: a scratch directory /tmp/NAME.XXXXXX in $work, removed on exit, and `pids`,
+# every process in it killed on exit.
+bench_init() {
+  work=$(mktemp -d "/tmp/$1.XXXXXX")
+  pids=()
+  trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
+}
 
 # Starts `parapet serve ARGS...` and sets $url once it listens.
 start_gateway() {

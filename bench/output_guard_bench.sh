@@ -12,16 +12,9 @@ cd "$(dirname "$0")/.."
 rounds=3
 [ "${1:-}" = "--rounds" ] && rounds=$2
 parapet=build/cli/parapet
-work=$(mktemp -d /tmp/parapet-guard-bench.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
+bench_init parapet-guard-bench
 
 mkdir -p bench-models
 [ -f bench-models/mixtral-shaped-Q4_0.gguf ] ||
