@@ -79,6 +79,7 @@ Result<std::shared_ptr<GuardModel>> GuardModel::Load(const GuardModelConfig& c,
     return InvalidArgumentError(c.path + ": the tokenizer cannot write \"safe\" / \"unsafe\"");
   }
   const int32_t ctx = std::min(c.ctx, g->model_->config().n_ctx_train);
+  g->ctx_ = ctx;
   engine::SchedulerOptions so;
   so.max_sequences = c.max_sequences;
   so.max_batch_tokens = std::max(c.max_batch_tokens, c.max_sequences);
@@ -186,7 +187,18 @@ Result<pipeline::GuardScore> GuardModel::Score(const pipeline::GuardCheck& check
       t.Encode(check.prompt.conversation, false, /*parse_special=*/false);
   const std::vector<engine::TokenId> suffix =
       t.Encode(check.prompt.suffix, false, /*parse_special=*/true);
-  prompt.insert(prompt.end(), conversation.begin(), conversation.end());
+  // A conversation longer than the guard's context keeps its end: the turn being judged is last.
+  const int64_t room = static_cast<int64_t>(ctx_) - static_cast<int64_t>(prompt.size()) -
+                       static_cast<int64_t>(suffix.size()) -
+                       static_cast<int64_t>(unsafe_text_.size()) -
+                       std::max(check.max_continuation_tokens, 1);
+  if (room <= 0)
+    return finish(InvalidArgumentError("guard model " + id_ +
+                                       ": the prompt template "
+                                       "alone fills its context"));
+  const size_t keep = std::min(conversation.size(), static_cast<size_t>(room));
+  prompt.insert(prompt.end(), conversation.end() - static_cast<std::ptrdiff_t>(keep),
+                conversation.end());
   prompt.insert(prompt.end(), suffix.begin(), suffix.end());
 
   engine::GenerationRequest verdict;

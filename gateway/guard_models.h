@@ -11,8 +11,9 @@
 //   3. when p_unsafe reaches the stage's threshold, a second request forces "unsafe" and decodes
 //      greedily up to the end of turn: the category line ("\nS1,S9").
 // The conversation is tokenized without special tokens, so text in a message cannot close the
-// turn or forge a verdict. Past the check's deadline the sequence is cancelled (its KV freed) and
-// Score returns DeadlineExceeded.
+// turn or forge a verdict; one longer than the guard's context keeps its end (the judged turn).
+// Past the check's deadline the sequence is cancelled (its KV freed) and Score returns
+// DeadlineExceeded.
 //
 // Thread-safety: Score may be called from many threads at once; it blocks the caller until the
 // verdict (or the deadline).
@@ -79,6 +80,7 @@ class GuardModel : public pipeline::GuardScorer {
 
   std::string id_;
   bool reuse_prefix_ = true;
+  int32_t ctx_ = 0;  // the longest check, prompt and category line together
   std::unique_ptr<engine::Model> model_;
   std::unique_ptr<engine::Scheduler> scheduler_;
   std::vector<engine::TokenId> safe_ids_, unsafe_ids_;  // first tokens of "safe"/" safe", ...

@@ -714,6 +714,7 @@ TEST_F(GatewayTest, GuardModelStageScoresWithACachedPrefixAndFailsClosed) {
   const double evaluated =
       metrics["parapet_guard_prompt_tokens_total" + label + "kind=\"evaluated\"}"];
   const double reused = metrics["parapet_guard_prompt_tokens_total" + label + "kind=\"reused\"}"];
+  ASSERT_EQ(m.at("results").as_array().size(), 2u);
   // Two moderation inputs and the chat's input check, plus at least one output check.
   EXPECT_GE(checks, 4) << Send(Request("GET", "/metrics", "")).body;
   // The instruction and taxonomy prefix (~140 tokens) is copied, not evaluated: a check
@@ -722,6 +723,14 @@ TEST_F(GatewayTest, GuardModelStageScoresWithACachedPrefixAndFailsClosed) {
   EXPECT_LT(evaluated / checks, reused / checks) << evaluated << " evaluated";
   std::printf("guard checks: %.0f, per check %.1f prompt tokens evaluated, %.1f reused\n", checks,
               evaluated / checks, reused / checks);
+  // A text longer than the stand-in's 1024-token context: its end is judged, no error.
+  std::string long_text;
+  for (int i = 0; i < 400; ++i) long_text += "the quick brown fox jumps. ";
+  const TestResponse long_mod =
+      Send(Request("POST", "/v1/moderations", R"({"input":")" + long_text + R"("})"));
+  EXPECT_EQ(long_mod.status, 200) << long_mod.body;
+  EXPECT_NE(long_mod.body.find(R"("unsafe":)"), std::string::npos) << long_mod.body;
+  metrics = Metrics();
   EXPECT_EQ(metrics["parapet_guard_checks_total" + label + "outcome=\"error\"}"], 0);
   EXPECT_EQ(server_->Stop(), 0) << server_->log();
 
