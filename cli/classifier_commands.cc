@@ -159,6 +159,15 @@ int RunEval(const EvalArgs& a) {
   const double n_pos = static_cast<double>(
       std::count_if(scored.begin(), scored.end(), [](const auto& p) { return p.second; }));
   const double n_neg = static_cast<double>(scored.size()) - n_pos;
+  // The fields both JSON shapes start with.
+  auto begin_json = [&](JsonWriter& w) {
+    w.BeginObject();
+    w.StringField("model", model_name);
+    w.StringField("label", positive);
+    w.IntField("examples", static_cast<int64_t>(scored.size()));
+    w.IntField("positives", static_cast<int64_t>(n_pos));
+    w.DoubleField("threshold", a.threshold);
+  };
   if (n_pos == 0 || n_neg == 0) {
     // One class only (say, a slice of benign look-alikes): how many would be acted on.
     double at = 0, at_flag = 0;
@@ -169,12 +178,7 @@ int RunEval(const EvalArgs& a) {
     const double n = static_cast<double>(scored.size());
     if (a.json) {
       JsonWriter w;
-      w.BeginObject();
-      w.StringField("model", model_name);
-      w.StringField("label", positive);
-      w.IntField("examples", static_cast<int64_t>(scored.size()));
-      w.IntField("positives", static_cast<int64_t>(n_pos));
-      w.DoubleField("threshold", a.threshold);
+      begin_json(w);
       w.DoubleField("rate_at_threshold", at / n);
       w.DoubleField("flag_threshold", a.flag_threshold);
       w.DoubleField("rate_at_flag_threshold", at_flag / n);
@@ -223,12 +227,7 @@ int RunEval(const EvalArgs& a) {
   const double p99_us = micros[std::min(micros.size() - 1, micros.size() * 99 / 100)];
   if (a.json) {
     JsonWriter w;
-    w.BeginObject();
-    w.StringField("model", model_name);
-    w.StringField("label", positive);
-    w.IntField("examples", static_cast<int64_t>(scored.size()));
-    w.IntField("positives", static_cast<int64_t>(n_pos));
-    w.DoubleField("threshold", a.threshold);
+    begin_json(w);
     w.DoubleField("precision", precision);
     w.DoubleField("recall", recall);
     w.DoubleField("f1", f1);

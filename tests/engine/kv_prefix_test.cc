@@ -37,16 +37,8 @@ constexpr const char* kInstructions =
     "Task: check if there is unsafe content in the conversation below. Once upon a time, a "
     "little girl named Lily found a big red ball in the park and played with it all day.";
 
-class KvPrefixTest : public ::testing::Test {
+class KvPrefixTest : public ModelFixture {
  protected:
-  void SetUp() override { LoadModel(std::string(PARAPET_SOURCE_DIR) + "/models/stories260K.gguf"); }
-
-  void LoadModel(const std::string& path) {
-    auto m = Model::Load(path, ModelOptions{.n_threads = 1});
-    ASSERT_TRUE(m.ok()) << m.status().ToString();
-    model_ = std::move(m).value();
-  }
-
   std::vector<TokenId> Encode(const std::string& text, bool bos) {
     return model_->tokenizer().Encode(text, bos);
   }
@@ -149,8 +141,6 @@ class KvPrefixTest : public ::testing::Test {
     EXPECT_EQ(st.prompt_tokens_evaluated, 2 * prompt.size() - prefix.size());
     EXPECT_EQ(st.kv_tokens_in_use, 0);
   }
-
-  std::unique_ptr<Model> model_;
 };
 
 // ---- equal output with and without the prefix ----

@@ -17,16 +17,8 @@
 namespace parapet::engine {
 namespace {
 
-class SchedulerTest : public ::testing::Test {
+class SchedulerTest : public ModelFixture {
  protected:
-  void SetUp() override { LoadModel(std::string(PARAPET_SOURCE_DIR) + "/models/stories260K.gguf"); }
-
-  void LoadModel(const std::string& path) {
-    auto m = Model::Load(path, ModelOptions{.n_threads = 1});
-    ASSERT_TRUE(m.ok()) << m.status().ToString();
-    model_ = std::move(m).value();
-  }
-
   std::vector<TokenId> Encode(const std::string& text) {
     return model_->tokenizer().Encode(text, true);
   }
@@ -91,8 +83,6 @@ class SchedulerTest : public ::testing::Test {
     }
     return requests;
   }
-
-  std::unique_ptr<Model> model_;
 };
 
 // ---- isolation: batched output equals engine::Generate ----

@@ -9,9 +9,28 @@
 #include <string_view>
 #include <vector>
 
+#include <gtest/gtest.h>
+
+#include <memory>
+
+#include "engine/model.h"
 #include "engine/scheduler.h"
 
 namespace parapet::engine {
+
+// A fixture over one model, stories260K unless a test loads another.
+class ModelFixture : public ::testing::Test {
+ protected:
+  void SetUp() override { LoadModel(std::string(PARAPET_SOURCE_DIR) + "/models/stories260K.gguf"); }
+
+  void LoadModel(const std::string& path) {
+    auto m = Model::Load(path, ModelOptions{.n_threads = 1});
+    ASSERT_TRUE(m.ok()) << m.status().ToString();
+    model_ = std::move(m).value();
+  }
+
+  std::unique_ptr<Model> model_;
+};
 
 // Greedy decoding of up to `max_tokens` tokens.
 inline GenerateOptions Greedy(int32_t max_tokens) {
