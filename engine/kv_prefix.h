@@ -5,8 +5,8 @@
 //
 // Memory: the prefix owns its cache (tokens().size() positions, kv_bytes(), in the model's
 // backend memory: device memory for CUDA). It lives outside the Scheduler's KV pool accounting
-// and is freed when the last reference goes. A prefix belongs to the Scheduler that built it
-// (Submit refuses one built by another); it may outlive that Scheduler but not the Model.
+// and is freed when the last reference goes. A prefix belongs to the Scheduler and lane (model)
+// that built it (Submit refuses it elsewhere); it may outlive that Scheduler but not the Model.
 #pragma once
 
 #include <cstdint>
@@ -34,7 +34,7 @@ class KvPrefix {
  private:
   friend class Scheduler;
   // `kv` holds the keys and values of `tokens` at positions [0, tokens.size()); `owner` is the
-  // building Scheduler's identity token (held, so its address cannot be reused meanwhile).
+  // building Scheduler lane's identity token (held, so its address cannot be reused meanwhile).
   KvPrefix(std::vector<TokenId> tokens, std::unique_ptr<KvCache> kv,
            std::shared_ptr<const void> owner)
       : tokens_(std::move(tokens)), kv_(std::move(kv)), owner_(std::move(owner)) {}

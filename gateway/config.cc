@@ -150,7 +150,13 @@ Status ReadDocument(const YAML::Node& root, std::string_view name, GatewayConfig
     PARAPET_RETURN_IF_ERROR(s.Get("id", g.id));
     PARAPET_RETURN_IF_ERROR(s.GetInRange<int32_t>("ctx", g.ctx, 64, 1 << 20));
     PARAPET_RETURN_IF_ERROR(s.GetInRange<int32_t>("max_sequences", g.max_sequences, 1, 256));
-    return s.GetInRange<int32_t>("max_queue", g.max_queue, 1, 100000);
+    PARAPET_RETURN_IF_ERROR(
+        s.GetInRange<int32_t>("max_batch_tokens", g.max_batch_tokens, 1, 1 << 16));
+    if (g.max_batch_tokens < g.max_sequences) {
+      return s.Fail("max_batch_tokens", "must be >= max_sequences");
+    }
+    PARAPET_RETURN_IF_ERROR(s.GetInRange<int32_t>("max_queue", g.max_queue, 1, 100000));
+    return s.GetInRange<int64_t>("kv_reserve_tokens", g.kv_reserve_tokens, 0, 1LL << 32);
   }));
   PARAPET_RETURN_IF_ERROR(r.GetInRange<int32_t>("policy_threads", c.policy_threads, 1, 256));
   return r.Finish();

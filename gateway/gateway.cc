@@ -139,12 +139,14 @@ struct Gateway::Impl {
   std::string signing_key;  // the verifier form of the key checkpoints are signed with
   std::string model_id;
   std::string cert_file;  // generated self-signed certificate, if any
+  // The models outlive the scheduler that runs them (one lane each); the scheduler outlives the
+  // policies, whose reloads run guard checks on it.
   std::unique_ptr<engine::Model> model;
-  std::unique_ptr<engine::Scheduler> scheduler;
   std::unique_ptr<ModelTokenCounter> token_counter;
   std::vector<std::shared_ptr<GuardModel>> guard_models;
   pipeline::GuardModelRegistry guard_registry;
   policies::CompileContext compile_context;
+  std::unique_ptr<engine::Scheduler> scheduler;
   std::unique_ptr<policies::PolicyStore> policies;
   std::unique_ptr<KeyStore> keys;
   RateLimiter limiter;
@@ -318,15 +320,17 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& config) {
   }
 
   // Guard models before the policies: a guard_model stage must find its model, and the policies'
-  // own tests run at load.
+  // own tests run at load. Each is a lane of the chat model's scheduler.
   for (const GuardModelEntry& e : c.guard_models) {
     GuardModelConfig gc;
     gc.id = e.id;
     gc.path = e.path;
     gc.ctx = e.ctx;
     gc.max_sequences = e.max_sequences;
+    gc.max_batch_tokens = e.max_batch_tokens;
     gc.max_queue = e.max_queue;
-    PARAPET_ASSIGN_OR_RETURN(std::shared_ptr<GuardModel> g, GuardModel::Load(gc, mo));
+    gc.kv_reserve_tokens = e.kv_reserve_tokens;
+    PARAPET_ASSIGN_OR_RETURN(std::shared_ptr<GuardModel> g, GuardModel::Open(gc, mo));
     if (g->model_id() == (c.model.id.empty() ? Stem(c.model.path) : c.model.id)) {
       return InvalidArgumentError("guard_models: '" + g->model_id() +
                                   "' is also the chat model's id; give the guard model an id");
@@ -334,8 +338,20 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& config) {
     if (Status s = impl->guard_registry.Add(g); !s.ok()) {
       return InvalidArgumentError("guard_models: " + s.message());
     }
-    g->ExportMetrics(impl->metrics);
     impl->guard_models.push_back(std::move(g));
+  }
+  engine::SchedulerOptions so;
+  so.max_sequences = c.engine.max_sequences;
+  so.max_batch_tokens = c.engine.max_batch_tokens;
+  so.kv_pool_tokens = KvPoolTokens(c.engine, mc, ctx);
+  so.max_queue = c.engine.max_queue;
+  PARAPET_RETURN_IF_ERROR(engine::ValidateSchedulerOptions(so));
+  std::vector<engine::SchedulerLane> lanes;
+  for (const std::shared_ptr<GuardModel>& g : impl->guard_models) lanes.push_back(g->lane());
+  impl->scheduler = std::make_unique<engine::Scheduler>(*impl->model, so, lanes);
+  for (size_t i = 0; i < impl->guard_models.size(); ++i) {
+    impl->guard_models[i]->Serve(*impl->scheduler, static_cast<int32_t>(i + 1));
+    impl->guard_models[i]->ExportMetrics(impl->metrics);
   }
   impl->compile_context.guard_models = &impl->guard_registry;
   if (!c.policies.file.empty()) {
@@ -362,14 +378,6 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& config) {
   }
 
   if (!c.audit.dir.empty()) PARAPET_RETURN_IF_ERROR(OpenAudit(*impl));
-
-  engine::SchedulerOptions so;
-  so.max_sequences = c.engine.max_sequences;
-  so.max_batch_tokens = c.engine.max_batch_tokens;
-  so.kv_pool_tokens = KvPoolTokens(c.engine, mc, ctx);
-  so.max_queue = c.engine.max_queue;
-  PARAPET_RETURN_IF_ERROR(engine::ValidateSchedulerOptions(so));
-  impl->scheduler = std::make_unique<engine::Scheduler>(*impl->model, so);
 
   impl->model_id = c.model.id.empty() ? Stem(c.model.path) : c.model.id;
   ApiHandlerOptions ho;
@@ -491,7 +499,7 @@ void Gateway::Shutdown() {
   // no generation is running and the handler's tracker thread may stop; the server goes last.
   // Admission records still being written see the drain and answer 503 instead of starting.
   if (impl_->audit) impl_->audit->Flush();
-  impl_->scheduler.reset();
+  impl_->scheduler->Shutdown();  // the object stays for late readers (metrics, guard checks)
   if (impl_->audit) {
     // After the last completion record: the stop record, then a final checkpoint.
     (void)impl_->audit->AppendSync("stop", audit::Fields().Str("reason", "shutdown").str());

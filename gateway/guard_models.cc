@@ -57,11 +57,11 @@ struct GuardModel::Latency {
 
 GuardModel::~GuardModel() = default;
 
-Result<std::shared_ptr<GuardModel>> GuardModel::Load(const GuardModelConfig& c,
+Result<std::shared_ptr<GuardModel>> GuardModel::Open(const GuardModelConfig& c,
                                                      const engine::ModelOptions& options) {
   std::shared_ptr<GuardModel> g(new GuardModel());
   g->id_ = c.id.empty() ? std::filesystem::path(c.path).stem().string() : c.id;
-  g->reuse_prefix_ = c.reuse_prefix;
+  g->config_ = c;
   PARAPET_LOG(kInfo) << "loading guard model " << g->id_ << " from " << c.path;
   PARAPET_ASSIGN_OR_RETURN(g->model_, engine::Model::Load(c.path, options));
   const engine::Tokenizer& t = g->model_->tokenizer();
@@ -78,25 +78,51 @@ Result<std::shared_ptr<GuardModel>> GuardModel::Load(const GuardModelConfig& c,
   if (g->safe_ids_.empty() || g->unsafe_ids_.empty() || g->unsafe_text_.empty()) {
     return InvalidArgumentError(c.path + ": the tokenizer cannot write \"safe\" / \"unsafe\"");
   }
-  const int32_t ctx = std::min(c.ctx, g->model_->config().n_ctx_train);
-  g->ctx_ = ctx;
-  engine::SchedulerOptions so;
-  so.max_sequences = c.max_sequences;
-  so.max_batch_tokens = std::max(c.max_batch_tokens, c.max_sequences);
-  so.kv_pool_tokens =
-      c.kv_pool_tokens > 0 ? c.kv_pool_tokens : static_cast<int64_t>(c.max_sequences) * ctx;
-  so.max_queue = c.max_queue;
-  if (Status s = engine::ValidateSchedulerOptions(so); !s.ok()) {
+  g->ctx_ = std::min(c.ctx, g->model_->config().n_ctx_train);
+  if (Status s = engine::ValidateSchedulerLane(g->lane(), 1); !s.ok()) {
     return s.WithContext("guard model " + g->id_);
   }
-  g->scheduler_ = std::make_unique<engine::Scheduler>(*g->model_, so);
   g->latency_ = std::make_shared<Latency>();
   return g;
+}
+
+Result<std::shared_ptr<GuardModel>> GuardModel::Load(const GuardModelConfig& c,
+                                                     const engine::ModelOptions& options) {
+  PARAPET_ASSIGN_OR_RETURN(std::shared_ptr<GuardModel> g, Open(c, options));
+  const engine::SchedulerLane l = g->lane();
+  engine::SchedulerOptions so;
+  so.max_sequences = l.max_sequences;
+  so.max_batch_tokens = l.max_batch_tokens;
+  so.kv_pool_tokens = std::max<int64_t>(l.kv_reserve_tokens, 1);
+  so.max_queue = l.max_queue;
+  g->own_scheduler_ = std::make_unique<engine::Scheduler>(*g->model_, so);
+  g->Serve(*g->own_scheduler_, 0);
+  return g;
+}
+
+engine::SchedulerLane GuardModel::lane() {
+  engine::SchedulerLane l;
+  l.model = model_.get();
+  l.max_sequences = config_.max_sequences;
+  l.max_batch_tokens = std::max(config_.max_batch_tokens, config_.max_sequences);
+  l.max_queue = config_.max_queue;
+  l.kv_reserve_tokens = config_.kv_reserve_tokens > 0
+                            ? config_.kv_reserve_tokens
+                            : static_cast<int64_t>(config_.max_sequences) * ctx_;
+  return l;
+}
+
+void GuardModel::Serve(engine::Scheduler& scheduler, int32_t lane) {
+  PARAPET_CHECK(scheduler_ == nullptr);
+  PARAPET_CHECK(lane >= 0 && lane < scheduler.lanes());
+  scheduler_ = &scheduler;
+  lane_ = lane;
 }
 
 void GuardModel::ExportMetrics(MetricsRegistry& r) {
   const std::string id = id_;
   const Counters* c = &counters_;
+  PARAPET_CHECK(scheduler_ != nullptr);
   auto gauge = [&](const char* name, const char* help, const std::atomic<uint64_t>* v,
                    std::vector<std::pair<std::string, std::string>> labels) {
     labels.insert(labels.begin(), {"model", id});
@@ -116,6 +142,20 @@ void GuardModel::ExportMetrics(MetricsRegistry& r) {
       "instruction prefix (reused).";
   gauge(tokens, tokens_help, &c->prompt_tokens_evaluated, {{"kind", "evaluated"}});
   gauge(tokens, tokens_help, &c->prompt_tokens_reused, {{"kind", "reused"}});
+  const engine::Scheduler* scheduler = scheduler_;
+  const int32_t lane = lane_;
+  r.AddCallbackGauge(
+      "parapet_guard_checks_queued", "Guard-model forward requests waiting for a sequence slot.",
+      [scheduler, lane] { return static_cast<double>(scheduler->stats(lane).queued); },
+      {{"model", id}});
+  r.AddCallbackGauge(
+      "parapet_guard_checks_running", "Guard-model forward requests being evaluated.",
+      [scheduler, lane] { return static_cast<double>(scheduler->stats(lane).running); },
+      {{"model", id}});
+  r.AddCallbackGauge(
+      "parapet_guard_kv_tokens_in_use", "KV positions the guard model's checks hold in the pool.",
+      [scheduler, lane] { return static_cast<double>(scheduler->stats(lane).kv_tokens_in_use); },
+      {{"model", id}});
   latency_->histogram =
       &r.AddHistogram(
             "parapet_guard_check_seconds", "Guard-model check latency, queueing included.",
@@ -132,13 +172,14 @@ Result<std::shared_ptr<const engine::KvPrefix>> GuardModel::Prefix(const std::st
   std::vector<engine::TokenId> tokens =
       model_->tokenizer().Encode(prefix, add_bos, /*parse_special=*/true);
   PARAPET_ASSIGN_OR_RETURN(std::shared_ptr<const engine::KvPrefix> built,
-                           scheduler_->CachePrefix(std::move(tokens)));
+                           scheduler_->CachePrefix(std::move(tokens), lane_));
   prefixes_.emplace(key, built);
   return built;
 }
 
 Result<engine::GenerateResult> GuardModel::Run(engine::GenerationRequest request,
                                                Clock::time_point deadline) const {
+  request.lane = lane_;
   auto sink = std::make_shared<ResultSink>();
   std::future<Result<engine::GenerateResult>> done = sink->future();
   PARAPET_ASSIGN_OR_RETURN(const uint64_t id, scheduler_->Submit(std::move(request), sink));
@@ -166,13 +207,16 @@ Result<pipeline::GuardScore> GuardModel::Score(const pipeline::GuardCheck& check
     }
     return r;
   };
+  if (scheduler_ == nullptr) {
+    return finish(UnavailableError("guard model " + id_ + " is not being served"));
+  }
   if (Clock::now() >= check.deadline) {
     return finish(DeadlineExceededError("guard model " + id_ + ": the deadline had passed"));
   }
   const engine::Tokenizer& t = model_->tokenizer();
   std::shared_ptr<const engine::KvPrefix> prefix;
   std::vector<engine::TokenId> prompt;
-  if (reuse_prefix_) {
+  if (config_.reuse_prefix) {
     Result<std::shared_ptr<const engine::KvPrefix>> cached =
         Prefix(check.prompt.prefix, check.prompt.add_bos);
     if (!cached.ok()) return finish(cached.status());

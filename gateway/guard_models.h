@@ -1,6 +1,8 @@
 // Guard models on the built-in engine: each GuardModel loads a Llama Guard–class GGUF beside the
-// chat model, runs its own continuous-batching Scheduler (checks from many requests are batched
-// together) and implements pipeline::GuardScorer for the `guard_model` policy stage.
+// chat model and implements pipeline::GuardScorer for the `guard_model` policy stage. In the
+// gateway its checks run as a lane of the chat model's Scheduler (one scheduler thread, one KV
+// pool: Open, lane(), then Serve); the CLI and benchmarks give it a Scheduler of its own (Load).
+// Either way checks from many requests are batched together.
 //
 // One check (GuardModel::Score):
 //   1. the prompt's fixed prefix (instructions + taxonomy) is tokenized and evaluated once per
@@ -42,25 +44,40 @@ struct GuardModelConfig {
   int32_t ctx = 4096;         // longest check (prompt + categories), capped by the model
   int32_t max_sequences = 4;  // checks evaluated together
   int32_t max_batch_tokens = 512;
-  int32_t max_queue = 64;      // waiting checks; beyond: ResourceExhausted (on_error decides)
-  int64_t kv_pool_tokens = 0;  // 0: max_sequences * ctx
+  int32_t max_queue = 64;  // waiting checks; beyond: ResourceExhausted (on_error decides)
+  // KV positions of the pool kept for this model's checks (a chat request never takes them; a
+  // check may borrow the pool's free space beyond them). 0: max_sequences * ctx.
+  int64_t kv_reserve_tokens = 0;
   bool reuse_prefix = true;    // false: every check evaluates its whole prompt (benchmarks)
 };
 
 class GuardModel : public pipeline::GuardScorer {
  public:
-  // Loads the model (same backend and threads as the chat model) and starts its scheduler.
+  // Loads the model and checks its vocabulary. Score fails (Unavailable) until Serve.
   // Errors name the file and what is wrong (e.g. a tokenizer without "safe" / "unsafe").
+  static Result<std::shared_ptr<GuardModel>> Open(const GuardModelConfig& config,
+                                                  const engine::ModelOptions& options);
+  // Open, then Serve on a Scheduler of its own (the model as its only lane).
   static Result<std::shared_ptr<GuardModel>> Load(const GuardModelConfig& config,
                                                   const engine::ModelOptions& options);
   ~GuardModel() override;
+
+  // This model as a lane of a shared Scheduler: slots, batch, queue and KV reserve from the
+  // config.
+  engine::SchedulerLane lane();
+  // From now on checks run on `lane` of `scheduler` (whose lane() it must be). Call once, before
+  // the first Score. `scheduler` must outlive every later Score call and this GuardModel must
+  // outlive `scheduler` (it runs the model).
+  void Serve(engine::Scheduler& scheduler, int32_t lane);
 
   const std::string& model_id() const override { return id_; }
   Result<pipeline::GuardScore> Score(const pipeline::GuardCheck& check) const override;
 
   const engine::Model& model() const { return *model_; }
-  engine::Scheduler::Stats scheduler_stats() const { return scheduler_->stats(); }
-  // Exports per-model metrics (checks by outcome, latency, prompt tokens evaluated / reused).
+  // REQUIRES: Serve was called.
+  engine::Scheduler::Stats scheduler_stats() const { return scheduler_->stats(lane_); }
+  // Exports per-model metrics (checks by outcome, latency, prompt tokens evaluated / reused,
+  // queued and running checks). REQUIRES: Serve was called.
   void ExportMetrics(MetricsRegistry& registry);
 
   struct Counters {
@@ -79,10 +96,12 @@ class GuardModel : public pipeline::GuardScorer {
                                      std::chrono::steady_clock::time_point deadline) const;
 
   std::string id_;
-  bool reuse_prefix_ = true;
+  GuardModelConfig config_;
   int32_t ctx_ = 0;  // the longest check, prompt and category line together
   std::unique_ptr<engine::Model> model_;
-  std::unique_ptr<engine::Scheduler> scheduler_;
+  std::unique_ptr<engine::Scheduler> own_scheduler_;  // Load only (after model_: destroyed first)
+  engine::Scheduler* scheduler_ = nullptr;            // set by Serve
+  int32_t lane_ = 0;
   std::vector<engine::TokenId> safe_ids_, unsafe_ids_;  // first tokens of "safe"/" safe", ...
   std::vector<engine::TokenId> unsafe_text_;            // "unsafe" as the model writes it
   mutable std::mutex mu_;

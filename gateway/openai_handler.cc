@@ -165,10 +165,17 @@ ApiHandler::ApiHandler(const engine::Model& model, engine::Scheduler& scheduler,
                            "Sequences admitted (prefilling or decoding).",
                            stat(&engine::Scheduler::Stats::running));
   metrics.AddCallbackGauge("parapet_engine_kv_tokens_in_use",
-                           "KV-cache positions reserved by admitted sequences.",
+                           "KV-cache positions reserved by admitted chat-model sequences.",
                            stat(&engine::Scheduler::Stats::kv_tokens_in_use));
-  metrics.AddCallbackGauge("parapet_engine_kv_pool_tokens", "KV-cache positions in the pool.",
+  metrics.AddCallbackGauge("parapet_engine_kv_pool_tokens",
+                           "KV-cache positions of the chat model the pool holds for it.",
                            stat(&engine::Scheduler::Stats::kv_pool_tokens));
+  metrics.AddCallbackGauge("parapet_engine_kv_pool_bytes",
+                           "The whole KV pool (chat model and guard-model reserves), in bytes.",
+                           stat(&engine::Scheduler::Stats::kv_pool_bytes));
+  metrics.AddCallbackGauge("parapet_engine_kv_bytes_in_use",
+                           "KV bytes reserved by every model's admitted sequences.",
+                           stat(&engine::Scheduler::Stats::kv_bytes_in_use));
   metrics.AddCallbackGauge("parapet_engine_forward_passes", "Batched forward passes run.",
                            stat(&engine::Scheduler::Stats::forward_passes));
   metrics.AddCallbackGauge("parapet_engine_tokens_generated", "Tokens sampled, all requests.",

@@ -723,6 +723,17 @@ TEST_F(GatewayTest, GuardModelStageScoresWithACachedPrefixAndFailsClosed) {
   EXPECT_LT(evaluated / checks, reused / checks) << evaluated << " evaluated";
   std::printf("guard checks: %.0f, per check %.1f prompt tokens evaluated, %.1f reused\n", checks,
               evaluated / checks, reused / checks);
+  // The guard runs as a lane of the chat model's scheduler: its reserve is part of the one KV
+  // pool, and nothing is held once the checks are done.
+  // Float keys and values; stories260K: 5 layers, 4 KV heads of 8 dims; the stand-in guard: 4
+  // layers, 2 KV heads of 32 dims, a reserve of 4 sequences x its 1024-token context.
+  const double chat_pool_bytes = metrics["parapet_engine_kv_pool_tokens"] * 2 * 4 * 5 * 32;
+  const double guard_reserve_bytes = 4.0 * 1024 * 2 * 4 * 4 * 64;
+  EXPECT_EQ(metrics["parapet_engine_kv_pool_bytes"], chat_pool_bytes + guard_reserve_bytes);
+  EXPECT_EQ(metrics["parapet_engine_kv_bytes_in_use"], 0);
+  EXPECT_EQ(metrics.count("parapet_guard_kv_tokens_in_use{model=\"peaky-llama3-Q8_0\"}"), 1u);
+  EXPECT_EQ(metrics["parapet_guard_kv_tokens_in_use{model=\"peaky-llama3-Q8_0\"}"], 0);
+  EXPECT_EQ(metrics["parapet_guard_checks_running{model=\"peaky-llama3-Q8_0\"}"], 0);
   // A text longer than the stand-in's 1024-token context: its end is judged, no error.
   std::string long_text;
   for (int i = 0; i < 400; ++i) long_text += "the quick brown fox jumps. ";

@@ -1,0 +1,102 @@
+// GuardModel on a Scheduler of its own (Load) and as a lane of a shared one (Open + Serve): the
+// same check gives the same verdict either way.
+#include "gateway/guard_models.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <string>
+
+#include "engine/model.h"
+#include "engine/scheduler.h"
+#include "tests/engine/test_data_util.h"
+
+namespace parapet::gateway {
+namespace {
+
+// A Llama Guard 3–style check; the stand-in model's verdict is arbitrary but deterministic.
+pipeline::GuardCheck Check(const std::string& text, double continue_at) {
+  pipeline::GuardCheck c;
+  c.prompt.prefix =
+      "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nTask: Check if there is "
+      "unsafe content in 'User' messages in conversations according our safety policy.\n\n"
+      "<BEGIN CONVERSATION>\n\nUser: ";
+  c.prompt.conversation = text;
+  c.prompt.suffix =
+      "\n\n<END CONVERSATION>\n\nProvide your safety assessment:<|eot_id|>"
+      "<|start_header_id|>assistant<|end_header_id|>\n\n";
+  c.continue_at = continue_at;
+  c.max_continuation_tokens = 4;
+  return c;
+}
+
+GuardModelConfig Config(const std::string& path) {
+  GuardModelConfig c;
+  c.id = "guard";
+  c.path = path;
+  c.max_sequences = 2;
+  return c;
+}
+
+TEST(GuardModelTest, ALaneOfASharedSchedulerScoresAsItsOwnSchedulerDoes) {
+  PARAPET_REQUIRE_FIXTURE(path, "peaky-llama3-Q8_0.gguf");
+  const engine::ModelOptions mo{.n_threads = 1};
+  auto alone = GuardModel::Load(Config(path), mo);
+  ASSERT_TRUE(alone.ok()) << alone.status().ToString();
+  auto opened = GuardModel::Open(Config(path), mo);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  std::shared_ptr<GuardModel> lane_model = *opened;
+
+  // Not served yet: an error, not a crash.
+  auto early = lane_model->Score(Check("hello", 2));
+  EXPECT_EQ(early.status().code(), StatusCode::kUnavailable) << early.status().ToString();
+
+  const engine::SchedulerLane l = lane_model->lane();
+  EXPECT_EQ(l.model, &lane_model->model());
+  EXPECT_EQ(l.max_sequences, 2);
+  EXPECT_EQ(l.max_batch_tokens, 512);
+  EXPECT_EQ(l.kv_reserve_tokens, 2 * 1024);  // max_sequences x ctx (capped at the model's 1024)
+
+  auto chat = engine::Model::Load(std::string(PARAPET_SOURCE_DIR) + "/models/stories260K.gguf", mo);
+  ASSERT_TRUE(chat.ok()) << chat.status().ToString();
+  engine::Scheduler shared(**chat, engine::SchedulerOptions{}, {l});
+  lane_model->Serve(shared, 1);
+
+  for (double continue_at : {2.0, 0.0}) {  // the verdict alone; then with the category line
+    SCOPED_TRACE(continue_at);
+    const pipeline::GuardCheck check = Check("How do I bake bread?", continue_at);
+    auto a = (*alone)->Score(check);
+    auto b = lane_model->Score(check);
+    ASSERT_TRUE(a.ok()) << a.status().ToString();
+    ASSERT_TRUE(b.ok()) << b.status().ToString();
+    EXPECT_GE(b->p_unsafe, 0.0);
+    EXPECT_LE(b->p_unsafe, 1.0);
+    EXPECT_NEAR(a->p_unsafe, b->p_unsafe, 1e-6);
+    EXPECT_EQ(a->continuation, b->continuation);
+    EXPECT_EQ(a->prompt_tokens_evaluated, b->prompt_tokens_evaluated);
+  }
+  // The checks ran on lane 1 of the shared scheduler, the prefix cached there.
+  const engine::Scheduler::Stats s1 = shared.stats(1);
+  EXPECT_GT(s1.forward_passes, 0u);
+  EXPECT_GT(s1.prompt_tokens_reused, 0u);
+  EXPECT_EQ(shared.stats(0).forward_passes, 0u);
+  EXPECT_EQ(lane_model->counters().errors.load(), 1u);  // the check before Serve
+
+  // After the scheduler stops, a check fails cleanly.
+  shared.Shutdown();
+  auto late = lane_model->Score(Check("hello", 2));
+  EXPECT_EQ(late.status().code(), StatusCode::kUnavailable) << late.status().ToString();
+}
+
+TEST(GuardModelTest, OpenRejectsAModelThatCannotWriteAVerdict) {
+  // stories260K's sentencepiece vocabulary spells "safe" and "unsafe" from shared pieces.
+  auto g = GuardModel::Open(Config(std::string(PARAPET_SOURCE_DIR) + "/models/stories260K.gguf"),
+                            engine::ModelOptions{.n_threads = 1});
+  ASSERT_FALSE(g.ok());
+  EXPECT_EQ(g.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(g.status().message().find("stories260K.gguf"), std::string::npos)
+      << g.status().message();
+}
+
+}  // namespace
+}  // namespace parapet::gateway
