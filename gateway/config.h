@@ -95,13 +95,14 @@ struct AuditConfig {
 
 // A guard model served beside the chat model for `guard_model` policy stages (guard_models.h).
 struct GuardModelEntry {
-  std::string path;           // GGUF file
-  std::string id;             // the name policies use (`model:`); default: the file name stem
-  int32_t ctx = 4096;         // longest check (prompt + category line), capped by the model
+  std::string path;                // GGUF file
+  std::string id;                  // the name policies use (`model:`); default: the file name stem
+  int32_t ctx = 4096;              // longest check (prompt + category line), capped by the model
   int32_t max_sequences = 4;       // checks evaluated together in one batch
   int32_t max_batch_tokens = 512;  // tokens per guard forward pass (prompt chunks + decode)
   int32_t max_queue = 64;          // checks waiting; beyond: the stage errors (on_error decides)
   int64_t kv_reserve_tokens = 0;   // pool positions kept for its checks; 0: max_sequences * ctx
+  bool reuse_prefix = true;        // false: every check evaluates its whole prompt (measurement)
 };
 
 struct GatewayConfig {

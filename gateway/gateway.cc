@@ -330,6 +330,7 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& config) {
     gc.max_batch_tokens = e.max_batch_tokens;
     gc.max_queue = e.max_queue;
     gc.kv_reserve_tokens = e.kv_reserve_tokens;
+    gc.reuse_prefix = e.reuse_prefix;
     PARAPET_ASSIGN_OR_RETURN(std::shared_ptr<GuardModel> g, GuardModel::Open(gc, mo));
     if (g->model_id() == (c.model.id.empty() ? Stem(c.model.path) : c.model.id)) {
       return InvalidArgumentError("guard_models: '" + g->model_id() +

@@ -89,7 +89,7 @@ TEST(GatewayConfig, ErrorsNameFileLineAndField) {
 TEST(GatewayConfig, GuardModels) {
   Result<GatewayConfig> c = ParseGatewayConfig(
       "guard_models:\n  - {path: guards/lg3.gguf, id: llama-guard-3, max_sequences: 2,\n"
-      "     max_batch_tokens: 128, kv_reserve_tokens: 2048}\n"
+      "     max_batch_tokens: 128, kv_reserve_tokens: 2048, reuse_prefix: false}\n"
       "  - {path: /abs/lg2.gguf}\npolicy_threads: 8\n",
       "p.yaml", "/etc/parapet");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
@@ -103,6 +103,8 @@ TEST(GatewayConfig, GuardModels) {
   EXPECT_EQ(c->guard_models[0].kv_reserve_tokens, 2048);
   EXPECT_EQ(c->guard_models[1].max_batch_tokens, 512);
   EXPECT_EQ(c->guard_models[1].kv_reserve_tokens, 0);
+  EXPECT_FALSE(c->guard_models[0].reuse_prefix);
+  EXPECT_TRUE(c->guard_models[1].reuse_prefix);
   EXPECT_EQ(c->policy_threads, 8);
   EXPECT_EQ(Error("guard_models:\n  - {id: g}\n"),
             "p.yaml:2:5: guard_models[0].path: a guard model needs a GGUF file");
