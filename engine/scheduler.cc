@@ -201,7 +201,8 @@ Status ValidateSchedulerLane(const SchedulerLane& lane, size_t index) {
     return InvalidArgumentError(name + "max_batch_tokens must be >= max_sequences");
   }
   if (lane.max_queue < 1) return InvalidArgumentError(name + "max_queue must be >= 1");
-  if (lane.kv_reserve_tokens < 0) return InvalidArgumentError(name + "kv_reserve_tokens must be >= 0");
+  if (lane.kv_reserve_tokens < 0)
+    return InvalidArgumentError(name + "kv_reserve_tokens must be >= 0");
   return Status::Ok();
 }
 

@@ -128,12 +128,12 @@ class Scheduler {
   Scheduler& operator=(const Scheduler&) = delete;
 
   // Queues a request and returns its id. Errors (synchronous; `sink` is never called):
-  // InvalidArgument for an unknown lane, an empty prompt, a token id out of range, bad sampling or stop options,
-  // a reservation that can never fit the pool or the model's context, a prefix the prompt does
-  // not begin with or that another Scheduler or lane built, a prefix with prompt_logprobs, or a
-  // first_token_scores id out of range; ResourceExhausted when the lane's max_queue requests are
-  // already waiting (overload); Unavailable while shutting down; after an internal failure of the
-  // scheduler thread, that failure. REQUIRES: sink != nullptr.
+  // InvalidArgument for an unknown lane, an empty prompt, a token id out of range, bad sampling or
+  // stop options, a reservation that can never fit the pool or the model's context, a prefix the
+  // prompt does not begin with or that another Scheduler or lane built, a prefix with
+  // prompt_logprobs, or a first_token_scores id out of range; ResourceExhausted when the lane's
+  // max_queue requests are already waiting (overload); Unavailable while shutting down; after an
+  // internal failure of the scheduler thread, that failure. REQUIRES: sink != nullptr.
   Result<uint64_t> Submit(GenerationRequest request, std::shared_ptr<TokenSink> sink);
 
   // Evaluates `tokens` once on the scheduler thread (queued like a request and prefilled in
@@ -146,7 +146,8 @@ class Scheduler {
   // ResourceExhausted when the device has no memory for the prefix's cache); after an internal
   // failure of the scheduler thread, that failure. Any thread but the scheduler thread (not from
   // a TokenSink call).
-  Result<std::shared_ptr<const KvPrefix>> CachePrefix(std::vector<TokenId> tokens, int32_t lane = 0);
+  Result<std::shared_ptr<const KvPrefix>> CachePrefix(std::vector<TokenId> tokens,
+                                                      int32_t lane = 0);
 
   // Cancels every queued and running request (OnDone "cancelled") and joins the scheduler thread;
   // later calls to Submit and CachePrefix return Unavailable. Idempotent; any thread but the
@@ -167,10 +168,10 @@ class Scheduler {
     // reserve for the others (both can grow into the pool's free space only as described above:
     // lane 0 never takes another lane's reserve).
     int64_t kv_pool_tokens = 0;
-    uint64_t kv_bytes_in_use = 0;   // the whole pool: reserved by every lane
-    uint64_t kv_pool_bytes = 0;     // the whole pool's size
-    uint64_t forward_passes = 0;    // successful Model::Forward calls of this lane
-    uint64_t tokens_generated = 0;  // sampled tokens, all of this lane's requests
+    uint64_t kv_bytes_in_use = 0;    // the whole pool: reserved by every lane
+    uint64_t kv_pool_bytes = 0;      // the whole pool's size
+    uint64_t forward_passes = 0;     // successful Model::Forward calls of this lane
+    uint64_t tokens_generated = 0;   // sampled tokens, all of this lane's requests
     uint64_t cancelled_running = 0;  // admitted sequences ended by Cancel()
     // Over those: the most forward passes that began after a Cancel() call and still included
     // the cancelled sequence (0 or 1: one already running when Cancel() came).

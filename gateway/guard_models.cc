@@ -113,16 +113,17 @@ engine::SchedulerLane GuardModel::lane() {
 }
 
 void GuardModel::Serve(engine::Scheduler& scheduler, int32_t lane) {
-  PARAPET_CHECK(scheduler_ == nullptr);
   PARAPET_CHECK(lane >= 0 && lane < scheduler.lanes());
-  scheduler_ = &scheduler;
+  PARAPET_CHECK(scheduler_.load() == nullptr);
   lane_ = lane;
+  scheduler_.store(&scheduler, std::memory_order_release);
 }
 
 void GuardModel::ExportMetrics(MetricsRegistry& r) {
   const std::string id = id_;
   const Counters* c = &counters_;
-  PARAPET_CHECK(scheduler_ != nullptr);
+  const engine::Scheduler* scheduler = scheduler_.load(std::memory_order_acquire);
+  PARAPET_CHECK(scheduler != nullptr);
   auto gauge = [&](const char* name, const char* help, const std::atomic<uint64_t>* v,
                    std::vector<std::pair<std::string, std::string>> labels) {
     labels.insert(labels.begin(), {"model", id});
@@ -142,7 +143,6 @@ void GuardModel::ExportMetrics(MetricsRegistry& r) {
       "instruction prefix (reused).";
   gauge(tokens, tokens_help, &c->prompt_tokens_evaluated, {{"kind", "evaluated"}});
   gauge(tokens, tokens_help, &c->prompt_tokens_reused, {{"kind", "reused"}});
-  const engine::Scheduler* scheduler = scheduler_;
   const int32_t lane = lane_;
   r.AddCallbackGauge(
       "parapet_guard_checks_queued", "Guard-model forward requests waiting for a sequence slot.",
@@ -171,20 +171,22 @@ Result<std::shared_ptr<const engine::KvPrefix>> GuardModel::Prefix(const std::st
   if (it != prefixes_.end()) return it->second;
   std::vector<engine::TokenId> tokens =
       model_->tokenizer().Encode(prefix, add_bos, /*parse_special=*/true);
-  PARAPET_ASSIGN_OR_RETURN(std::shared_ptr<const engine::KvPrefix> built,
-                           scheduler_->CachePrefix(std::move(tokens), lane_));
+  PARAPET_ASSIGN_OR_RETURN(
+      std::shared_ptr<const engine::KvPrefix> built,
+      scheduler_.load(std::memory_order_acquire)->CachePrefix(std::move(tokens), lane_));
   prefixes_.emplace(key, built);
   return built;
 }
 
 Result<engine::GenerateResult> GuardModel::Run(engine::GenerationRequest request,
                                                Clock::time_point deadline) const {
+  engine::Scheduler* scheduler = scheduler_.load(std::memory_order_acquire);
   request.lane = lane_;
   auto sink = std::make_shared<ResultSink>();
   std::future<Result<engine::GenerateResult>> done = sink->future();
-  PARAPET_ASSIGN_OR_RETURN(const uint64_t id, scheduler_->Submit(std::move(request), sink));
+  PARAPET_ASSIGN_OR_RETURN(const uint64_t id, scheduler->Submit(std::move(request), sink));
   if (done.wait_until(deadline) != std::future_status::ready) {
-    scheduler_->Cancel(id);  // frees its KV before the next step; OnDone still comes
+    scheduler->Cancel(id);  // frees its KV before the next step; OnDone still comes
     done.wait();
     return DeadlineExceededError("guard model " + id_ + ": no verdict before the deadline");
   }
@@ -207,7 +209,7 @@ Result<pipeline::GuardScore> GuardModel::Score(const pipeline::GuardCheck& check
     }
     return r;
   };
-  if (scheduler_ == nullptr) {
+  if (scheduler_.load(std::memory_order_acquire) == nullptr) {
     return finish(UnavailableError("guard model " + id_ + " is not being served"));
   }
   if (Clock::now() >= check.deadline) {

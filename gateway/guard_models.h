@@ -48,7 +48,7 @@ struct GuardModelConfig {
   // KV positions of the pool kept for this model's checks (a chat request never takes them; a
   // check may borrow the pool's free space beyond them). 0: max_sequences * ctx.
   int64_t kv_reserve_tokens = 0;
-  bool reuse_prefix = true;    // false: every check evaluates its whole prompt (benchmarks)
+  bool reuse_prefix = true;  // false: every check evaluates its whole prompt (benchmarks)
 };
 
 class GuardModel : public pipeline::GuardScorer {
@@ -65,9 +65,9 @@ class GuardModel : public pipeline::GuardScorer {
   // This model as a lane of a shared Scheduler: slots, batch, queue and KV reserve from the
   // config.
   engine::SchedulerLane lane();
-  // From now on checks run on `lane` of `scheduler` (whose lane() it must be). Call once, before
-  // the first Score. `scheduler` must outlive every later Score call and this GuardModel must
-  // outlive `scheduler` (it runs the model).
+  // From now on checks run on `lane` of `scheduler` (whose lane() it must be). Call once (any
+  // thread; a Score that ran before failed). `scheduler` must outlive every later Score call
+  // and this GuardModel must outlive `scheduler` (it runs the model).
   void Serve(engine::Scheduler& scheduler, int32_t lane);
 
   const std::string& model_id() const override { return id_; }
@@ -75,7 +75,7 @@ class GuardModel : public pipeline::GuardScorer {
 
   const engine::Model& model() const { return *model_; }
   // REQUIRES: Serve was called.
-  engine::Scheduler::Stats scheduler_stats() const { return scheduler_->stats(lane_); }
+  engine::Scheduler::Stats scheduler_stats() const { return scheduler_.load()->stats(lane_); }
   // Exports per-model metrics (checks by outcome, latency, prompt tokens evaluated / reused,
   // queued and running checks). REQUIRES: Serve was called.
   void ExportMetrics(MetricsRegistry& registry);
@@ -99,8 +99,8 @@ class GuardModel : public pipeline::GuardScorer {
   GuardModelConfig config_;
   int32_t ctx_ = 0;  // the longest check, prompt and category line together
   std::unique_ptr<engine::Model> model_;
-  std::unique_ptr<engine::Scheduler> own_scheduler_;  // Load only (after model_: destroyed first)
-  engine::Scheduler* scheduler_ = nullptr;            // set by Serve
+  std::unique_ptr<engine::Scheduler> own_scheduler_;    // Load only (after model_: destroyed first)
+  std::atomic<engine::Scheduler*> scheduler_{nullptr};  // set by Serve (after lane_)
   int32_t lane_ = 0;
   std::vector<engine::TokenId> safe_ids_, unsafe_ids_;  // first tokens of "safe"/" safe", ...
   std::vector<engine::TokenId> unsafe_text_;            // "unsafe" as the model writes it

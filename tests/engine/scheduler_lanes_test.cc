@@ -124,13 +124,13 @@ TEST_F(SchedulerLanesTest, GuardReserveIsKeptAndGuardChecksPassAWaitingChatReque
   std::atomic<int> big_check_tokens_while_chat_ran{0};
   std::atomic<int64_t> max_lane0_kv{0};
   chat->on_text = [&](int k) {  // scheduler thread
-    if (k == 1) {  // the others queue while `chat` holds its slot and 35 positions
+    if (k == 1) {               // the others queue while `chat` holds its slot and 35 positions
       started.Open();
       submitted.Wait();
     }
     if (check->n_done() == 1) check_done_while_chat_ran = true;
-    big_check_tokens_while_chat_ran = std::max(big_check_tokens_while_chat_ran.load(),
-                                               big_check->n_text());
+    big_check_tokens_while_chat_ran =
+        std::max(big_check_tokens_while_chat_ran.load(), big_check->n_text());
     max_lane0_kv = std::max(max_lane0_kv.load(), scheduler.stats(0).kv_tokens_in_use);
   };
   ASSERT_TRUE(scheduler.Submit(OnLane(prompt, Greedy(35 - n), 0), chat).ok());
@@ -141,7 +141,7 @@ TEST_F(SchedulerLanesTest, GuardReserveIsKeptAndGuardChecksPassAWaitingChatReque
   submitted.Open();
   for (auto* s : {&chat, &chat_waiting, &check, &big_check}) (*s)->Wait();
 
-  EXPECT_TRUE(check_done_while_chat_ran);      // passed the chat request waiting for a slot
+  EXPECT_TRUE(check_done_while_chat_ran);         // passed the chat request waiting for a slot
   EXPECT_EQ(big_check_tokens_while_chat_ran, 0);  // waited for the space `chat` held
   EXPECT_EQ(max_lane0_kv, 35);
   EXPECT_EQ(chat->finish_reason(), "length");
