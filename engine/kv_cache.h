@@ -9,7 +9,6 @@
 #include <cstdint>
 #include <memory>
 #include <utility>
-#include <vector>
 
 namespace parapet::engine {
 
@@ -20,9 +19,9 @@ class KvCache {
       : n_layer_(n_layer),
         n_embd_kv_(n_embd_kv),
         n_ctx_(n_ctx),
-        host_(2 * static_cast<size_t>(n_layer) * n_ctx * n_embd_kv),
-        k_(host_.data()),
-        v_(host_.data() + host_.size() / 2) {}
+        host_(std::make_unique_for_overwrite<float[]>(2 * Elems(n_layer, n_embd_kv, n_ctx))),
+        k_(host_.get()),
+        v_(host_.get() + Elems(n_layer, n_embd_kv, n_ctx)) {}
   // Backend storage: `k` and `v` each hold n_layer * n_ctx * n_embd_kv floats and stay valid
   // while `owner` lives.
   KvCache(int32_t n_layer, int32_t n_embd_kv, int32_t n_ctx, float* k, float* v,
@@ -58,6 +57,10 @@ class KvCache {
   }
 
  private:
+  static size_t Elems(int32_t n_layer, int32_t n_embd_kv, int32_t n_ctx) {
+    return static_cast<size_t>(n_layer) * static_cast<size_t>(n_ctx) *
+           static_cast<size_t>(n_embd_kv);
+  }
   size_t Index(int32_t layer, int32_t pos) const {
     return (static_cast<size_t>(layer) * n_ctx_ + static_cast<size_t>(pos)) * n_embd_kv_;
   }
@@ -66,7 +69,10 @@ class KvCache {
   int32_t n_embd_kv_;
   int32_t n_ctx_;
   int32_t n_past_ = 0;
-  std::vector<float> host_;  // empty for backend storage
+  // Host storage, left uninitialised: only positions below n_past() are ever read, and a large
+  // cache's pages are then touched as positions fill instead of all being zeroed at admission
+  // (a 4096-position Mixtral-sized cache: 1 GiB). Null for backend storage.
+  std::unique_ptr<float[]> host_;
   float* k_;
   float* v_;
   std::shared_ptr<void> owner_;
