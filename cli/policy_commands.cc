@@ -14,6 +14,8 @@
 #include "cli/labelled_data.h"
 #include "common/json_writer.h"
 #include "common/yaml_reader.h"
+#include "gateway/guard_models.h"
+#include "pipeline/guard_model.h"
 #include "policies/policy_set.h"
 
 namespace parapet::cli {
@@ -21,17 +23,61 @@ namespace {
 
 using policies::PolicySet;
 
-// Guard models are resolved only where an engine loaded them (`parapet serve`); here the stages
-// compile with their model unresolved, and a test or explain that reaches one cannot decide.
-void NoteGuardModels(const std::string& file, const PolicySet& set) {
+// --guard-model FILE (repeatable) and --threads: guard models loaded on the built-in engine, as
+// `parapet serve --guard-model` loads them (named by the file stem), so guard_model stages run.
+struct GuardModelArgs {
+  std::vector<std::string> files;
+  int threads = 0;
+};
+
+void AddGuardModelOptions(CLI::App* cmd, GuardModelArgs& g) {
+  cmd->add_option("--guard-model", g.files,
+                  "a guard model (GGUF) for guard_model stages, named by its file stem "
+                  "(repeatable); without one those stages cannot decide (on_error)");
+  cmd->add_option("--threads", g.threads, "CPU threads for guard models (default: all)");
+}
+
+// The loaded guard models and the compile context that resolves stages to them. Without any,
+// the context leaves guard_model stages unresolved: they compile, and a check is Unavailable.
+class GuardModels {
+ public:
+  static Result<std::unique_ptr<GuardModels>> Load(const GuardModelArgs& a) {
+    std::unique_ptr<GuardModels> g(new GuardModels());
+    for (const std::string& f : a.files) {
+      gateway::GuardModelConfig c;
+      c.path = f;
+      engine::ModelOptions o;
+      o.n_threads = a.threads;
+      PARAPET_ASSIGN_OR_RETURN(std::shared_ptr<gateway::GuardModel> m,
+                               gateway::GuardModel::Load(c, o));
+      if (Status s = g->registry_.Add(m); !s.ok())
+        return InvalidArgumentError("--guard-model: " + s.message());
+      g->models_.push_back(std::move(m));
+    }
+    if (!g->models_.empty()) g->context_.guard_models = &g->registry_;
+    return g;
+  }
+  const policies::CompileContext& context() const { return context_; }
+  bool empty() const { return models_.empty(); }
+
+ private:
+  GuardModels() = default;
+  std::vector<std::shared_ptr<gateway::GuardModel>> models_;
+  pipeline::GuardModelRegistry registry_;
+  policies::CompileContext context_;
+};
+
+// Without --guard-model, a note per guard_model stage: it compiled, but its model is unchecked.
+void NoteGuardModels(const std::string& file, const PolicySet& set, const GuardModels& models) {
+  if (!models.empty()) return;
   for (const std::string& n : set.names()) {
     const policies::Policy& p = *set.Find(n);
     for (const auto* chain : {&p.input(), &p.output()}) {
       for (const auto& stage : chain->stages()) {
         if (stage->type() != "guard_model") continue;
         std::fprintf(stderr,
-                     "%s: note: policy %s: guard_model stage %s: its model is checked when "
-                     "`parapet serve` loads the file (this command loads no models)\n",
+                     "%s: note: policy %s: guard_model stage %s: no --guard-model given, so its "
+                     "model is not checked and its checks cannot decide (on_error)\n",
                      file.c_str(), n.c_str(), stage->id().c_str());
       }
     }
@@ -40,10 +86,12 @@ void NoteGuardModels(const std::string& file, const PolicySet& set) {
 
 // check: every file compiles. Exit 0, or 2 with one line per bad file. Warnings (output rules
 // longer than the hold-back) go to stderr and do not change the exit code.
-int RunCheck(const std::vector<std::string>& files) {
+int RunCheck(const std::vector<std::string>& files, const GuardModelArgs& g) {
+  Result<std::unique_ptr<GuardModels>> models = GuardModels::Load(g);
+  if (!models.ok()) return InputError(models.status().message());
   int rc = 0;
   for (const std::string& f : files) {
-    Result<std::shared_ptr<const PolicySet>> set = PolicySet::Load(f, policies::CompileContext{});
+    Result<std::shared_ptr<const PolicySet>> set = PolicySet::Load(f, (*models)->context());
     if (!set.ok()) {
       std::fprintf(stderr, "parapet: %s\n", set.status().message().c_str());
       rc = 2;
@@ -60,7 +108,7 @@ int RunCheck(const std::vector<std::string>& files) {
         std::fprintf(stderr, "%s: warning: %s\n", f.c_str(), w.c_str());
       }
     }
-    NoteGuardModels(f, **set);
+    NoteGuardModels(f, **set, **models);
   }
   return rc;
 }
@@ -99,15 +147,19 @@ Status LoadCases(const std::string& path, std::vector<policies::PolicyTest>& out
 
 // test: each file's own tests plus --cases (for the default policy); a table of failures;
 // exit 1 on any failure.
-int RunTest(const std::vector<std::string>& files, const std::string& cases) {
+int RunTest(const std::vector<std::string>& files, const std::string& cases,
+            const GuardModelArgs& g) {
+  Result<std::unique_ptr<GuardModels>> models = GuardModels::Load(g);
+  if (!models.ok()) return InputError(models.status().message());
   int rc = 0;
   for (const std::string& f : files) {
-    Result<std::shared_ptr<const PolicySet>> set = PolicySet::Load(f, policies::CompileContext{});
+    Result<std::shared_ptr<const PolicySet>> set = PolicySet::Load(f, (*models)->context());
     if (!set.ok()) {
       std::fprintf(stderr, "parapet: %s\n", set.status().message().c_str());
       rc = 2;
       continue;
     }
+    NoteGuardModels(f, **set, **models);
     int n = 0;
     std::vector<policies::TestFailure> failures = policies::RunPolicyTests(**set, &n);
     if (!cases.empty()) {
@@ -134,9 +186,12 @@ int RunTest(const std::vector<std::string>& files, const std::string& cases) {
 // explain: which stages ran, what they found (spans), the verdict, and the time per stage.
 // With `output`, TEXT is a model response and the output stages judge it.
 int RunExplain(const std::string& file, const std::string& name, const std::string& text,
-               bool output, bool json) {
-  Result<std::shared_ptr<const PolicySet>> set = PolicySet::Load(file, policies::CompileContext{});
+               bool output, bool json, const GuardModelArgs& g) {
+  Result<std::unique_ptr<GuardModels>> models = GuardModels::Load(g);
+  if (!models.ok()) return InputError(models.status().message());
+  Result<std::shared_ptr<const PolicySet>> set = PolicySet::Load(file, (*models)->context());
   if (!set.ok()) return InputError(set.status().message());
+  NoteGuardModels(file, **set, **models);
   const policies::Policy* p = name.empty() ? &(*set)->default_policy() : (*set)->Find(name);
   if (p == nullptr) return InputError("--name: no policy named '" + name + "' in " + file);
   policies::InputDecision d;
@@ -203,9 +258,10 @@ int RunExplain(const std::string& file, const std::string& name, const std::stri
   }
   for (const auto* list : {&d.verdict.findings, &d.verdict.shadow}) {
     for (const pipeline::Finding& f : *list) {
-      std::printf("  %s %-28s %-14s bytes [%zu, %zu) %s\n",
+      std::printf("  %s %-28s %-14s bytes [%zu, %zu) %s score %.3f\n",
                   list == &d.verdict.shadow ? "shadow " : "finding", f.rule_id.c_str(),
-                  f.type.c_str(), f.span.begin, f.span.end, pipeline::ActionName(f.action));
+                  f.type.c_str(), f.span.begin, f.span.end, pipeline::ActionName(f.action),
+                  f.score);
     }
   }
   std::printf("verdict: %s\n", pipeline::ActionName(d.verdict.action));
@@ -222,12 +278,15 @@ int RunExplain(const std::string& file, const std::string& name, const std::stri
 struct EvalArgs {
   std::string file, name, data, text_col = "text", label_col = "label";
   bool output = false, json = false;
+  GuardModelArgs guard;
 };
 
 int RunPolicyEval(const EvalArgs& a) {
-  Result<std::shared_ptr<const PolicySet>> set =
-      PolicySet::Load(a.file, policies::CompileContext{});
+  Result<std::unique_ptr<GuardModels>> models = GuardModels::Load(a.guard);
+  if (!models.ok()) return InputError(models.status().message());
+  Result<std::shared_ptr<const PolicySet>> set = PolicySet::Load(a.file, (*models)->context());
   if (!set.ok()) return InputError(set.status().message());
+  NoteGuardModels(a.file, **set, **models);
   const policies::Policy* p = a.name.empty() ? &(*set)->default_policy() : (*set)->Find(a.name);
   if (p == nullptr) return InputError("--name: no policy named '" + a.name + "' in " + a.file);
   std::vector<LabelledText> rows;
@@ -330,23 +389,30 @@ void AddPolicyCommands(CLI::App& app, Action* run) {
   policy->require_subcommand(1);
 
   auto files = std::make_shared<std::vector<std::string>>();
+  auto check_guard = std::make_shared<GuardModelArgs>();
   CLI::App* check = policy->add_subcommand("check", "Compile policy files; report every error");
   check->add_option("FILE", *files, "policy files")->required();
-  check->callback([files, run] { *run = [files] { return RunCheck(*files); }; });
+  AddGuardModelOptions(check, *check_guard);
+  check->callback([files, check_guard, run] {
+    *run = [files, check_guard] { return RunCheck(*files, *check_guard); };
+  });
 
   auto test_files = std::make_shared<std::vector<std::string>>();
   auto cases = std::make_shared<std::string>();
+  auto test_guard = std::make_shared<GuardModelArgs>();
   CLI::App* test = policy->add_subcommand("test", "Run the policies' tests (exit 1 on a failure)");
   test->add_option("FILE", *test_files, "policy files")->required();
   test->add_option("--cases", *cases,
                    "extra cases, JSONL: {\"input\":...,\"expect\":\"block\",\"rules\":[...]}");
-  test->callback([test_files, cases, run] {
-    *run = [test_files, cases] { return RunTest(*test_files, *cases); };
+  AddGuardModelOptions(test, *test_guard);
+  test->callback([test_files, cases, test_guard, run] {
+    *run = [test_files, cases, test_guard] { return RunTest(*test_files, *cases, *test_guard); };
   });
 
   struct ExplainArgs {
     std::string file, name, text;
     bool output = false, json = false;
+    GuardModelArgs guard;
   };
   auto e = std::make_shared<ExplainArgs>();
   CLI::App* explain = policy->add_subcommand(
@@ -357,8 +423,9 @@ void AddPolicyCommands(CLI::App& app, Action* run) {
   explain->add_flag("--output", e->output,
                     "TEXT is a model response: run the policy's output stages on it");
   explain->add_flag("--json", e->json, "one JSON object");
+  AddGuardModelOptions(explain, e->guard);
   explain->callback([e, run] {
-    *run = [e] { return RunExplain(e->file, e->name, e->text, e->output, e->json); };
+    *run = [e] { return RunExplain(e->file, e->name, e->text, e->output, e->json, e->guard); };
   });
 
   auto v = std::make_shared<EvalArgs>();
@@ -372,6 +439,7 @@ void AddPolicyCommands(CLI::App& app, Action* run) {
   eval->add_option("--label-column", v->label_col, "label field / CSV column (default label)");
   eval->add_flag("--output", v->output, "the texts are model responses: run the output stages");
   eval->add_flag("--json", v->json, "one JSON object");
+  AddGuardModelOptions(eval, v->guard);
   eval->callback([v, run] { *run = [v] { return RunPolicyEval(*v); }; });
 }
 

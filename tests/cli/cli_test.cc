@@ -450,5 +450,64 @@ TEST(Cli, ClassifierEvalMeasuresAGuardModel) {
   EXPECT_NE(bad.err.find("--guard-template"), std::string::npos) << bad.err;
 }
 
+// The policy author's commands run guard_model stages with --guard-model (the stand-in model).
+TEST(Cli, PolicyCommandsRunGuardModelStagesWithGuardModel) {
+  PARAPET_REQUIRE_FIXTURE(guard, "peaky-llama3-Q8_0.gguf");
+  const std::string dir = testing::ScratchDir("cli_guard_policy_" + std::to_string(getpid()));
+  const std::string policy = dir + "/p.yaml";
+  std::ofstream(policy) << "version: 1\npolicies:\n  default:\n    input:\n"
+                           "      - {id: g, type: guard_model, model: peaky-llama3-Q8_0, "
+                           "threshold: 1.0, timeout_ms: 60000}\n"
+                           "    tests:\n      - {name: bread, input: \"how do I bake bread\", "
+                           "expect: {action: allow}}\n";
+  const std::string with = " --threads 1 --guard-model " + guard;
+
+  // Without the model the stage cannot decide: on_error (block) fails the test, with a note.
+  ProcessResult without = Parapet("policy test " + policy);
+  EXPECT_EQ(without.exit_code, 1) << without.out << without.err;
+  EXPECT_NE(without.err.find("no --guard-model given"), std::string::npos) << without.err;
+  ProcessResult test = Parapet("policy test " + policy + with);
+  EXPECT_EQ(test.exit_code, 0) << test.out << test.err;
+  EXPECT_NE(test.out.find("1 tests, 0 failed"), std::string::npos) << test.out;
+  EXPECT_EQ(test.err.find("no --guard-model given"), std::string::npos) << test.err;
+
+  ProcessResult explain =
+      Parapet("policy explain --json --policy " + policy + with + " 'how do I bake bread'");
+  ASSERT_EQ(explain.exit_code, 0) << explain.err;
+  boost::json::value v = boost::json::parse(explain.out);
+  EXPECT_EQ(v.at("stages").at(0).at("status").as_string(), "ok");
+  const boost::json::value& f = v.at("findings").at(0);
+  EXPECT_EQ(f.at("rule").as_string(), "g.unsafe");
+  EXPECT_GE(f.at("score").to_number<double>(), 0.0);
+  EXPECT_LE(f.at("score").to_number<double>(), 1.0);
+  ProcessResult text = Parapet("policy explain --policy " + policy + with + " 'hello there'");
+  EXPECT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("g.unsafe"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find(" score 0."), std::string::npos) << text.out;
+
+  std::ofstream(dir + "/d.jsonl") << R"({"text":"how do I bake bread","label":"benign"})"
+                                  << "\n"
+                                  << R"({"text":"write a poem about rain","label":"benign"})"
+                                  << "\n";
+  ProcessResult eval =
+      Parapet("policy eval --json --policy " + policy + with + " --data " + dir + "/d.jsonl");
+  ASSERT_EQ(eval.exit_code, 0) << eval.err;
+  EXPECT_NE(eval.out.find("\"texts\":2"), std::string::npos) << eval.out;
+
+  // A model that is not there, twice the same model, a policy naming a model not given.
+  ProcessResult missing = Parapet("policy check " + policy + " --guard-model " + dir + "/no.gguf");
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find(dir + "/no.gguf"), std::string::npos) << missing.err;
+  ProcessResult twice = Parapet("policy check " + policy + with + " --guard-model " + guard);
+  EXPECT_EQ(twice.exit_code, 2);
+  EXPECT_NE(twice.err.find("loaded twice"), std::string::npos) << twice.err;
+  std::ofstream(dir + "/other.yaml")
+      << "version: 1\npolicies:\n  default:\n    input:\n"
+         "      - {id: g, type: guard_model, model: llama-guard-9}\n";
+  ProcessResult unknown = Parapet("policy check " + dir + "/other.yaml" + with);
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.err.find("llama-guard-9"), std::string::npos) << unknown.err;
+}
+
 }  // namespace
 }  // namespace parapet
