@@ -351,8 +351,17 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& config) {
   for (const std::shared_ptr<GuardModel>& g : impl->guard_models) lanes.push_back(g->lane());
   impl->scheduler = std::make_unique<engine::Scheduler>(*impl->model, so, lanes);
   for (size_t i = 0; i < impl->guard_models.size(); ++i) {
-    impl->guard_models[i]->Serve(*impl->scheduler, static_cast<int32_t>(i + 1));
-    impl->guard_models[i]->ExportMetrics(impl->metrics);
+    GuardModel& g = *impl->guard_models[i];
+    g.Serve(*impl->scheduler, static_cast<int32_t>(i + 1));
+    g.ExportMetrics(impl->metrics);
+    const engine::Scheduler::Stats st = g.scheduler_stats();
+    const engine::ModelConfig& gc = g.model().config();
+    PARAPET_LOG(kInfo) << "guard model " << g.model_id() << ": lane " << i + 1
+                       << " of the scheduler, " << lanes[i].max_sequences << " checks at once, "
+                       << st.kv_pool_tokens << " KV positions reserved ("
+                       << engine::KvCache::BytesFor(gc.n_layer, gc.n_embd_kv(), st.kv_pool_tokens) /
+                              (1 << 20)
+                       << " MiB)";
   }
   impl->compile_context.guard_models = &impl->guard_registry;
   if (!c.policies.file.empty()) {
