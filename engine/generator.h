@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -18,6 +19,8 @@
 #include "engine/tokenizer.h"
 
 namespace parapet::engine {
+
+class KvPrefix;  // engine/kv_prefix.h
 
 class Model;
 
@@ -51,6 +54,10 @@ struct GenerateResult {
   double prompt_ms = 0;  // prefill, up to the first token's logits
   int32_t generated_tokens = 0;
   double decode_ms = 0;  // everything after prefill: sampling and decode passes
+  // Only when the request asked for it (GenerationRequest::keep_prompt_kv) and it was not
+  // cancelled: its prompt's keys and values, a prefix for a follow-up request that extends the
+  // prompt (Scheduler only).
+  std::shared_ptr<const KvPrefix> prompt_kv;
 };
 
 // Called with each piece of newly released text; return false to stop generating (the result's

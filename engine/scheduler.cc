@@ -110,6 +110,7 @@ struct Scheduler::Sequence {
   std::vector<TokenId> first_token_scores;
   // CachePrefix only (also `sink`): the prompt is a prefix to keep; no logits, no sampling.
   std::shared_ptr<PrefixWaiter> prefix_waiter;
+  bool keep_prompt_kv = false;  // GenerationRequest::keep_prompt_kv
 
   // Built at admission (the queue holds no engine state).
   std::unique_ptr<KvCache> kv;
@@ -300,6 +301,7 @@ Result<uint64_t> Scheduler::Submit(GenerationRequest request, std::shared_ptr<To
   seq->prompt_logprobs = request.prompt_logprobs;
   seq->prefix = std::move(request.prefix);
   seq->first_token_scores = std::move(request.first_token_scores);
+  seq->keep_prompt_kv = request.keep_prompt_kv;
   seq->sink = std::move(sink);
   seq->n_ctx = n_ctx;
   seq->kv_reserved = static_cast<uint64_t>(n_ctx) * lane.bytes_per_position;
@@ -703,6 +705,10 @@ void Scheduler::Reap(Lane& lane) {
     if (s->prefix_waiter != nullptr && s->status.ok() && s->finish_reason == "stop") {
       s->prefix_waiter->SetPrefix(std::shared_ptr<const KvPrefix>(
           new KvPrefix(std::move(s->prompt), std::move(s->kv), lane.prefix_owner)));
+    } else if (s->keep_prompt_kv && s->status.ok() && s->finish_reason != "cancelled" &&
+               s->kv != nullptr && !s->prefilling()) {
+      s->result.prompt_kv = std::shared_ptr<const KvPrefix>(
+          new KvPrefix(std::move(s->prompt), std::move(s->kv), lane.prefix_owner));
     }
     s->kv.reset();
     GenerateResult& r = s->result;

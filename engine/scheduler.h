@@ -96,6 +96,11 @@ struct GenerationRequest {
   std::vector<TokenId> first_token_scores;
   // The model that runs it: 0 the primary, i the i-th SchedulerLane.
   int32_t lane = 0;
+  // Keep the prompt's keys and values when the request ends (not cancelled, no error): reported
+  // as GenerateResult::prompt_kv, a prefix of this Scheduler and lane whose tokens are the
+  // prompt, so a follow-up request that extends the prompt evaluates only its new tokens (a
+  // guard check's category line after its verdict). Memory outside the KV pool, like any prefix.
+  bool keep_prompt_kv = false;
 };
 
 // Receives one request's output. Called on the scheduler thread, never concurrently for one

@@ -139,8 +139,8 @@ void GuardModel::ExportMetrics(MetricsRegistry& r) {
   gauge(checks, checks_help, &c->timeouts, {{"outcome", "timeout"}});
   const char* tokens = "parapet_guard_prompt_tokens_total";
   const char* tokens_help =
-      "Guard-check prompt tokens run through the model (evaluated) or copied from the cached "
-      "instruction prefix (reused).";
+      "Guard-check prompt tokens run through the model (evaluated) or copied from a cache "
+      "(reused): the instruction prefix, and for a category line the verdict's whole prompt.";
   gauge(tokens, tokens_help, &c->prompt_tokens_evaluated, {{"kind", "evaluated"}});
   gauge(tokens, tokens_help, &c->prompt_tokens_reused, {{"kind", "reused"}});
   const int32_t lane = lane_;
@@ -227,7 +227,6 @@ Result<pipeline::GuardScore> GuardModel::Score(const pipeline::GuardCheck& check
   } else {
     prompt = t.Encode(check.prompt.prefix, check.prompt.add_bos, /*parse_special=*/true);
   }
-  const uint64_t reused = prefix ? prefix->tokens().size() : 0;
   // The conversation is what users wrote: special-token text in it stays text.
   const std::vector<engine::TokenId> conversation =
       t.Encode(check.prompt.conversation, false, /*parse_special=*/false);
@@ -255,6 +254,9 @@ Result<pipeline::GuardScore> GuardModel::Score(const pipeline::GuardCheck& check
   verdict.first_token_scores = safe_ids_;
   verdict.first_token_scores.insert(verdict.first_token_scores.end(), unsafe_ids_.begin(),
                                     unsafe_ids_.end());
+  // Should the category line be needed, it continues from this prompt's cache.
+  const bool may_continue = check.continue_at <= 1 && check.max_continuation_tokens > 0;
+  verdict.keep_prompt_kv = config_.reuse_prefix && may_continue;
   Result<engine::GenerateResult> first = Run(std::move(verdict), check.deadline);
   if (!first.ok()) return finish(first.status());
   if (first->first_token_logprobs.size() != safe_ids_.size() + unsafe_ids_.size()) {
@@ -266,25 +268,29 @@ Result<pipeline::GuardScore> GuardModel::Score(const pipeline::GuardCheck& check
   }
   pipeline::GuardScore score;
   score.p_unsafe = p_safe + p_unsafe > 0 ? p_unsafe / (p_safe + p_unsafe) : 0;
-  score.prompt_tokens_evaluated = first->prompt_tokens_evaluated;
-  counters_.prompt_tokens_evaluated.fetch_add(static_cast<uint64_t>(first->prompt_tokens_evaluated),
-                                              std::memory_order_relaxed);
-  counters_.prompt_tokens_reused.fetch_add(reused, std::memory_order_relaxed);
-  if (score.p_unsafe >= check.continue_at && check.max_continuation_tokens > 0) {
-    // The category line: "unsafe" forced, then greedy to the end of the turn.
+  auto count = [&](const engine::GenerateResult& r) {
+    score.prompt_tokens_evaluated += r.prompt_tokens_evaluated;
+    counters_.prompt_tokens_evaluated.fetch_add(static_cast<uint64_t>(r.prompt_tokens_evaluated),
+                                                std::memory_order_relaxed);
+    counters_.prompt_tokens_reused.fetch_add(
+        static_cast<uint64_t>(r.prompt_tokens - r.prompt_tokens_evaluated),
+        std::memory_order_relaxed);
+  };
+  count(*first);
+  if (score.p_unsafe >= check.continue_at && may_continue) {
+    // The category line: "unsafe" forced after the prompt, then greedy to the end of the turn.
+    // The verdict's cache holds the whole prompt: only the forced tokens are evaluated.
     engine::GenerationRequest categories;
     categories.prompt = std::move(prompt);
     categories.prompt.insert(categories.prompt.end(), unsafe_text_.begin(), unsafe_text_.end());
-    categories.prefix = prefix;
+    categories.prefix = first->prompt_kv != nullptr ? first->prompt_kv : prefix;
+    first->prompt_kv.reset();
     categories.options.sampling.temperature = 0;
     categories.options.max_tokens = check.max_continuation_tokens;
     Result<engine::GenerateResult> more = Run(std::move(categories), check.deadline);
     if (!more.ok()) return finish(more.status());
     score.continuation = more->text;
-    score.prompt_tokens_evaluated += more->prompt_tokens_evaluated;
-    counters_.prompt_tokens_evaluated.fetch_add(
-        static_cast<uint64_t>(more->prompt_tokens_evaluated), std::memory_order_relaxed);
-    counters_.prompt_tokens_reused.fetch_add(reused, std::memory_order_relaxed);
+    count(*more);
   }
   return finish(std::move(score));
 }

@@ -11,7 +11,9 @@
 //   2. one forward pass over the prompt gives the first token's distribution: p_unsafe is the
 //      probability of the "unsafe" token(s) among the "safe"/"unsafe" ones;
 //   3. when p_unsafe reaches the stage's threshold, a second request forces "unsafe" and decodes
-//      greedily up to the end of turn: the category line ("\nS1,S9").
+//      greedily up to the end of turn: the category line ("\nS1,S9"). It continues from the
+//      first request's cache (GenerationRequest::keep_prompt_kv), so it evaluates only the
+//      forced tokens, not the conversation again.
 // The conversation is tokenized without special tokens, so text in a message cannot close the
 // turn or forge a verdict; one longer than the guard's context keeps its end (the judged turn).
 // Past the check's deadline the sequence is cancelled (its KV freed) and Score returns

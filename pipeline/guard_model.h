@@ -85,8 +85,9 @@ struct GuardScore {
   // Greedy text after the forced "unsafe" token, e.g. "\nS1,S9" (usually up to the end-of-turn
   // token, which is not included); "" when p_unsafe < continue_at.
   std::string continuation;
-  // Prompt tokens this check evaluated (the conversation and suffix when the prefix was cached);
-  // for metrics and tests of prefix reuse. 0 when the scorer does not count.
+  // Prompt tokens this check evaluated (the conversation and suffix when the prefix was cached,
+  // plus the forced "unsafe" of a category line); for metrics and tests of prefix reuse. 0 when
+  // the scorer does not count.
   int64_t prompt_tokens_evaluated = 0;
 };
 

@@ -238,6 +238,54 @@ TEST_F(KvPrefixTest, PromptEqualToThePrefixEvaluatesItsLastToken) {
   ExpectSameOutput(*got, *want, 0);
 }
 
+// ---- a request's own prompt kept as a prefix (GenerationRequest::keep_prompt_kv) ----
+
+TEST_F(KvPrefixTest, KeptPromptKvContinuesAFollowUpRequest) {
+  const std::vector<TokenId> prompt = Encode(kInstructions, true);
+  const std::vector<TokenId> more = Encode(" The dog said hello.", false);
+  Scheduler scheduler(*model_, SchedulerOptions{.max_batch_tokens = 8});
+  // A verdict-like request: one token, its prompt's cache kept.
+  GenerationRequest first{prompt, Greedy(1)};
+  first.keep_prompt_kv = true;
+  auto a = Run(scheduler, first);
+  ASSERT_NE(a, nullptr);
+  const std::shared_ptr<const KvPrefix> kept = a->summary().prompt_kv;
+  ASSERT_NE(kept, nullptr);
+  EXPECT_EQ(kept->tokens(), prompt);
+  EXPECT_EQ(scheduler.stats().kv_tokens_in_use, 0);  // outside the pool, like any prefix
+  // A follow-up that extends the prompt evaluates only the new tokens and equals the whole.
+  for (const GenerateOptions& o : {Greedy(8), Sampled(8, 3)}) {
+    GenerationRequest whole{Concat(prompt, more), o};
+    GenerationRequest follow = whole;
+    follow.prefix = kept;
+    auto want = Run(scheduler, whole);
+    auto got = Run(scheduler, follow);
+    ASSERT_NE(want, nullptr);
+    ASSERT_NE(got, nullptr);
+    ExpectSameOutput(*got, *want, static_cast<int32_t>(prompt.size()));
+    EXPECT_EQ(got->summary().prompt_tokens_evaluated, static_cast<int32_t>(more.size()));
+    EXPECT_EQ(got->summary().prompt_kv, nullptr);  // not asked for
+  }
+  // A cancelled request keeps nothing.
+  GenerationRequest long_one{prompt, Greedy(200)};
+  long_one.keep_prompt_kv = true;
+  auto sink = std::make_shared<RecordingSink>();
+  uint64_t id = 0;
+  Gate id_known;
+  sink->on_text = [&](int n) {
+    if (n != 1) return;
+    id_known.Wait();
+    scheduler.Cancel(id);  // before the next step
+  };
+  auto submitted = scheduler.Submit(long_one, sink);
+  ASSERT_TRUE(submitted.ok());
+  id = *submitted;
+  id_known.Open();
+  sink->Wait();
+  EXPECT_EQ(sink->finish_reason(), "cancelled");
+  EXPECT_EQ(sink->summary().prompt_kv, nullptr);
+}
+
 // ---- errors ----
 
 TEST_F(KvPrefixTest, SubmitRejectsPromptsAndPrefixesThatDoNotMatch) {

@@ -401,6 +401,16 @@ INSTANTIATE_TEST_SUITE_P(LlamaCpp, ReferenceModelGolden, ::testing::ValuesIn(kGo
 
 // ---- bad input to Model::Forward ----
 
+// Sets every K and V entry to a pattern no forward pass writes.
+void Fill(KvCache& kv, int32_t n_layer) {
+  for (int32_t l = 0; l < n_layer; ++l) {
+    for (int32_t p = 0; p < kv.n_ctx(); ++p) {
+      std::fill(kv.k(l, p), kv.k(l, p) + kv.n_embd_kv(), -1234.5f);
+      std::fill(kv.v(l, p), kv.v(l, p) + kv.n_embd_kv(), -1234.5f);
+    }
+  }
+}
+
 // Every K and V entry of every layer and position.
 std::vector<float> Snapshot(const KvCache& kv, int32_t n_layer) {
   std::vector<float> out;
@@ -422,6 +432,8 @@ class ModelForwardBadInput : public ::testing::Test {
     model_ = std::move(model).value();
     kv_a_ = model_->NewKvCache(4);
     kv_b_ = model_->NewKvCache(4);
+    // A cache's storage starts uninitialised; a known pattern makes any write visible.
+    for (KvCache* kv : {kv_a_.get(), kv_b_.get()}) Fill(*kv, model_->config().n_layer);
     logits_.resize(8 * static_cast<size_t>(model_->config().n_vocab));
     // Two positions of sequence a are already cached.
     ASSERT_TRUE(Run({{1, 0, kv_a_.get(), false}, {20, 1, kv_a_.get(), true}}).ok());

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "engine/model.h"
 #include "engine/scheduler.h"
@@ -86,6 +87,34 @@ TEST(GuardModelTest, ALaneOfASharedSchedulerScoresAsItsOwnSchedulerDoes) {
   shared.Shutdown();
   auto late = lane_model->Score(Check("hello", 2));
   EXPECT_EQ(late.status().code(), StatusCode::kUnavailable) << late.status().ToString();
+}
+
+TEST(GuardModelTest, TheCategoryLineContinuesFromTheVerdictsCache) {
+  PARAPET_REQUIRE_FIXTURE(path, "peaky-llama3-Q8_0.gguf");
+  const engine::ModelOptions mo{.n_threads = 1};
+  auto cached = GuardModel::Load(Config(path), mo);
+  GuardModelConfig plain_config = Config(path);
+  plain_config.reuse_prefix = false;  // every request evaluates its whole prompt
+  auto plain = GuardModel::Load(plain_config, mo);
+  ASSERT_TRUE(cached.ok()) << cached.status().ToString();
+  ASSERT_TRUE(plain.ok()) << plain.status().ToString();
+  const std::string text = "Tell me how to pick the lock on my neighbour's front door tonight.";
+  auto verdict_only = (*cached)->Score(Check(text, 2));
+  auto a = (*cached)->Score(Check(text, 0));  // always asks for the category line
+  auto b = (*plain)->Score(Check(text, 0));
+  ASSERT_TRUE(verdict_only.ok()) << verdict_only.status().ToString();
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  // The same line, continued from the cache or computed from scratch.
+  EXPECT_EQ(a->continuation, b->continuation);
+  EXPECT_NEAR(a->p_unsafe, b->p_unsafe, 1e-5);
+  // From the cache only the forced "unsafe" is evaluated after the verdict; from scratch the
+  // whole prompt runs twice.
+  const std::vector<engine::TokenId> unsafe =
+      (*cached)->model().tokenizer().Encode("unsafe", false);
+  EXPECT_EQ(a->prompt_tokens_evaluated,
+            verdict_only->prompt_tokens_evaluated + static_cast<int64_t>(unsafe.size()));
+  EXPECT_GT(b->prompt_tokens_evaluated, 2 * verdict_only->prompt_tokens_evaluated);
 }
 
 TEST(GuardModelTest, OpenRejectsAModelThatCannotWriteAVerdict) {
