@@ -172,12 +172,8 @@ struct Scheduler::Lane {
   std::deque<SequencePtr> queue;  // waiting requests, FIFO
   int32_t n_running = 0;
   uint64_t bytes_in_use = 0;
-  uint64_t forward_passes = 0;
-  uint64_t tokens_generated = 0;
-  uint64_t cancelled_running = 0;
-  uint64_t cancel_passes_max = 0;
-  uint64_t prompt_tokens_evaluated = 0;
-  uint64_t prompt_tokens_reused = 0;
+  // The counters stats() reports as they are: passes, tokens, cancels, prompt tokens.
+  Stats totals;
 
   // Scheduler thread only (AdmitFromQueues fills `running` while holding mu_, incidentally):
   std::vector<SequencePtr> running;  // admitted sequences, in admission order
@@ -362,19 +358,13 @@ Scheduler::Stats Scheduler::stats(int32_t lane_index) const {
   PARAPET_CHECK(lane_index >= 0 && lane_index < lanes());
   const Lane& lane = *lanes_[static_cast<size_t>(lane_index)];
   std::lock_guard<std::mutex> lock(mu_);
-  Stats s;
+  Stats s = lane.totals;
   s.queued = static_cast<int32_t>(lane.queue.size());
   s.running = lane.n_running;
   s.kv_tokens_in_use = static_cast<int64_t>(lane.bytes_in_use / lane.bytes_per_position);
   s.kv_pool_tokens = lane.kv_tokens;
   s.kv_bytes_in_use = bytes_in_use_;
   s.kv_pool_bytes = pool_bytes_;
-  s.forward_passes = lane.forward_passes;
-  s.tokens_generated = lane.tokens_generated;
-  s.cancelled_running = lane.cancelled_running;
-  s.cancel_passes_max = lane.cancel_passes_max;
-  s.prompt_tokens_evaluated = lane.prompt_tokens_evaluated;
-  s.prompt_tokens_reused = lane.prompt_tokens_reused;
   return s;
 }
 
@@ -501,7 +491,7 @@ void Scheduler::Start(Lane& lane, Sequence& seq) {
     }
     seq.n_prefilled = seq.n_reused = n_reuse;
     std::lock_guard<std::mutex> lock(mu_);
-    lane.prompt_tokens_reused += static_cast<uint64_t>(n_reuse);
+    lane.totals.prompt_tokens_reused += static_cast<uint64_t>(n_reuse);
   }
   seq.sampler = std::make_unique<Sampler>(seq.options.sampling, c.n_vocab);
   if (seq.prompt_logprobs >= 0) {
@@ -583,7 +573,7 @@ void Scheduler::Step(Lane& lane) {
   const Status st = lane.model.Forward(batch.tokens, lane.logits.data());
   {
     std::lock_guard<std::mutex> lock(mu_);
-    lane.prompt_tokens_evaluated += batch.n_prompt_evaluated;
+    lane.totals.prompt_tokens_evaluated += batch.n_prompt_evaluated;
   }
   if (!st.ok()) {
     // Forward reports one status for the whole batch: every sequence in it ends.
@@ -594,7 +584,7 @@ void Scheduler::Step(Lane& lane) {
   std::vector<SequencePtr> dropped;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    ++lane.forward_passes;
+    ++lane.totals.forward_passes;
     // Cancels that arrived during the pass take effect before sampling.
     TakeCancellations(dropped);
   }
@@ -627,7 +617,7 @@ void Scheduler::Step(Lane& lane) {
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
-    lane.tokens_generated += n_generated;
+    lane.totals.tokens_generated += n_generated;
   }
   EndCancelled(lane);
   Reap(lane);
@@ -695,8 +685,9 @@ void Scheduler::Reap(Lane& lane) {
       lane.bytes_in_use -= s->kv_reserved;
       bytes_in_use_ -= s->kv_reserved;
       if (s->cancelled && s->finish_reason == "cancelled") {
-        ++lane.cancelled_running;
-        lane.cancel_passes_max = std::max(lane.cancel_passes_max, s->passes_after_cancel);
+        ++lane.totals.cancelled_running;
+        lane.totals.cancel_passes_max =
+            std::max(lane.totals.cancel_passes_max, s->passes_after_cancel);
       }
     }
   }

@@ -144,7 +144,7 @@ Status ReadDocument(const YAML::Node& root, std::string_view name, GatewayConfig
     return ReadApiKey(s, c.api_keys.back());
   }));
   PARAPET_RETURN_IF_ERROR(r.List("guard_models", [&](YamlMapReader& s) -> Status {
-    GuardModelEntry& g = c.guard_models.emplace_back();
+    GuardModelConfig& g = c.guard_models.emplace_back();
     PARAPET_RETURN_IF_ERROR(s.Get("path", g.path));
     if (g.path.empty()) return s.Fail("path", "a guard model needs a GGUF file");
     PARAPET_RETURN_IF_ERROR(s.Get("id", g.id));
@@ -176,7 +176,7 @@ Result<GatewayConfig> ParseGatewayConfig(std::string_view yaml, std::string_view
   c.tls.key_file = Resolve(base_dir, c.tls.key_file);
   c.tls.client_ca_file = Resolve(base_dir, c.tls.client_ca_file);
   c.model.path = Resolve(base_dir, c.model.path);
-  for (GuardModelEntry& g : c.guard_models) g.path = Resolve(base_dir, g.path);
+  for (GuardModelConfig& g : c.guard_models) g.path = Resolve(base_dir, g.path);
   c.policies.file = Resolve(base_dir, c.policies.file);
   c.audit.dir = Resolve(base_dir, c.audit.dir);
   c.audit.keys = Resolve(base_dir, c.audit.keys);

@@ -93,16 +93,19 @@ struct AuditConfig {
   int64_t group_commit_wait_us = 0;
 };
 
-// A guard model served beside the chat model for `guard_model` policy stages (guard_models.h).
-struct GuardModelEntry {
+// A guard model served beside the chat model for `guard_model` policy stages (guard_models.h):
+// one entry of `guard_models`, and what GuardModel::Open takes.
+struct GuardModelConfig {
   std::string path;                // GGUF file
   std::string id;                  // the name policies use (`model:`); default: the file name stem
   int32_t ctx = 4096;              // longest check (prompt + category line), capped by the model
   int32_t max_sequences = 4;       // checks evaluated together in one batch
   int32_t max_batch_tokens = 512;  // tokens per guard forward pass (prompt chunks + decode)
   int32_t max_queue = 64;          // checks waiting; beyond: the stage errors (on_error decides)
-  int64_t kv_reserve_tokens = 0;   // pool positions kept for its checks; 0: max_sequences * ctx
-  bool reuse_prefix = true;        // false: every check evaluates its whole prompt (measurement)
+  // KV positions of the pool kept for this model's checks (a chat request never takes them; a
+  // check may borrow the pool's free space beyond them). 0: max_sequences * ctx.
+  int64_t kv_reserve_tokens = 0;
+  bool reuse_prefix = true;  // false: every check evaluates its whole prompt (measurement)
 };
 
 struct GatewayConfig {
@@ -115,7 +118,7 @@ struct GatewayConfig {
   std::vector<ApiKeyConfig> api_keys;  // empty: no authentication
   PolicyConfig policies;
   AuditConfig audit;
-  std::vector<GuardModelEntry> guard_models;
+  std::vector<GuardModelConfig> guard_models;
   int32_t policy_threads = 4;  // threads that run input policies with guard models (they block)
 };
 

@@ -321,16 +321,7 @@ Result<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& config) {
 
   // Guard models before the policies: a guard_model stage must find its model, and the policies'
   // own tests run at load. Each is a lane of the chat model's scheduler.
-  for (const GuardModelEntry& e : c.guard_models) {
-    GuardModelConfig gc;
-    gc.id = e.id;
-    gc.path = e.path;
-    gc.ctx = e.ctx;
-    gc.max_sequences = e.max_sequences;
-    gc.max_batch_tokens = e.max_batch_tokens;
-    gc.max_queue = e.max_queue;
-    gc.kv_reserve_tokens = e.kv_reserve_tokens;
-    gc.reuse_prefix = e.reuse_prefix;
+  for (const GuardModelConfig& gc : c.guard_models) {
     PARAPET_ASSIGN_OR_RETURN(std::shared_ptr<GuardModel> g, GuardModel::Open(gc, mo));
     if (g->model_id() == (c.model.id.empty() ? Stem(c.model.path) : c.model.id)) {
       return InvalidArgumentError("guard_models: '" + g->model_id() +

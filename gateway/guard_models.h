@@ -34,24 +34,12 @@
 #include "common/status.h"
 #include "engine/model.h"
 #include "engine/scheduler.h"
+#include "gateway/config.h"
 #include "pipeline/guard_model.h"
 
 namespace parapet::gateway {
 
 class MetricsRegistry;
-
-struct GuardModelConfig {
-  std::string id;             // the name policies use (`model:`); default: the file name stem
-  std::string path;           // GGUF file
-  int32_t ctx = 4096;         // longest check (prompt + categories), capped by the model
-  int32_t max_sequences = 4;  // checks evaluated together
-  int32_t max_batch_tokens = 512;
-  int32_t max_queue = 64;  // waiting checks; beyond: ResourceExhausted (on_error decides)
-  // KV positions of the pool kept for this model's checks (a chat request never takes them; a
-  // check may borrow the pool's free space beyond them). 0: max_sequences * ctx.
-  int64_t kv_reserve_tokens = 0;
-  bool reuse_prefix = true;  // false: every check evaluates its whole prompt (benchmarks)
-};
 
 class GuardModel : public pipeline::GuardScorer {
  public:
