@@ -3,7 +3,8 @@
 // them), with the instruction prefix's KV cache reused (what the gateway does) and, as the
 // baseline in the same run, with every check evaluating its whole prompt. Prints per-check
 // latency (p50 over --checks runs, one at a time: what one request's input check adds) and the
-// aggregate checks/s of --concurrency checks at once (batched by the guard's scheduler).
+// aggregate checks/s of --concurrency checks at once (batched by the guard's scheduler), and the
+// latency of a check whose verdict asks for the category line.
 //   parapet_guard_bench [--dir DIR] [--threads N] [--checks N] [--concurrency K]
 //                       [--encoding Q8_0|Q4_0|Q4_K_M] [--layers L] [--vocab GGUF]
 #include <algorithm>
@@ -115,6 +116,25 @@ int main(int argc, char** argv) {
     }
     std::sort(s.begin(), s.end());
     p50[reuse] = s[s.size() / 2];
+    // An unsafe verdict: the category line as well ("unsafe" forced, then 3 greedy tokens, about
+    // what a real guard writes: "\nS1" and the end of turn). With reuse it continues from the
+    // verdict's cache; the baseline evaluates the whole prompt again.
+    std::vector<double> u;
+    int64_t unsafe_evaluated = 0;
+    for (int i = 0; i < checks; ++i) {
+      GuardCheck c = check_for(500 + i);
+      c.continue_at = 0;
+      c.max_continuation_tokens = 3;
+      const Clock::time_point t0 = Clock::now();
+      auto r = (*model)->Score(c);
+      u.push_back(Seconds(t0, Clock::now()));
+      if (!r.ok()) {
+        std::fprintf(stderr, "%s\n", r.status().ToString().c_str());
+        return 2;
+      }
+      unsafe_evaluated = r->prompt_tokens_evaluated;
+    }
+    std::sort(u.begin(), u.end());
     // Throughput: `concurrency` threads, `checks` checks each.
     const Clock::time_point t0 = Clock::now();
     std::vector<std::thread> workers;
@@ -127,9 +147,10 @@ int main(int argc, char** argv) {
     const double secs = Seconds(t0, Clock::now());
     std::printf(
         "%-22s one check: p50 %7.3f s (%lld prompt tokens evaluated)   %d at once: %6.2f "
-        "checks/s\n",
+        "checks/s   unsafe, with the category line: p50 %7.3f s (%lld evaluated)\n",
         reuse ? "prefix reused" : "whole prompt (baseline)", p50[reuse],
-        static_cast<long long>(evaluated), concurrency, concurrency * checks / secs);
+        static_cast<long long>(evaluated), concurrency, concurrency * checks / secs,
+        u[u.size() / 2], static_cast<long long>(unsafe_evaluated));
   }
   std::printf("prefix reuse: one check %.2fx faster\n", p50[0] / p50[1]);
   return 0;

@@ -116,7 +116,7 @@ class TokenSink {
   virtual void OnText(std::string_view text, TokenId id, const SampleResult& sample) = 0;
   // Exactly once per accepted request, last. OK status with finish_reason "stop" (end of
   // generation or stop string), "length" (max_tokens or full context) or "cancelled" (Cancel or
-  // the Scheduler's destruction); or an error status with finish_reason "error". `summary`
+  // the Scheduler's Shutdown); or an error status with finish_reason "error". `summary`
   // holds what was generated so far.
   virtual void OnDone(const Status& status, std::string_view finish_reason,
                       const GenerateResult& summary) = 0;
@@ -141,16 +141,16 @@ class Scheduler {
   // internal failure of the scheduler thread, that failure. REQUIRES: sink != nullptr.
   Result<uint64_t> Submit(GenerationRequest request, std::shared_ptr<TokenSink> sink);
 
-  // Evaluates `tokens` once on the scheduler thread (queued like a request and prefilled in
-  // chunks of max_batch_tokens, batched with other work; it takes a sequence slot meanwhile but
-  // no KV pool positions, and computes no logits) and returns its keys and values for reuse by
-  // later requests of this Scheduler. Blocks the caller until done (meant to be called rarely:
-  // once per distinct prefix). Errors: InvalidArgument for empty tokens, a token id out of range,
-  // or more tokens than the model's context; ResourceExhausted when max_queue requests are
-  // waiting; Unavailable when the Scheduler shuts down first; a forward-pass error (e.g.
-  // ResourceExhausted when the device has no memory for the prefix's cache); after an internal
-  // failure of the scheduler thread, that failure. Any thread but the scheduler thread (not from
-  // a TokenSink call).
+  // Evaluates `tokens` once on the scheduler thread with `lane`'s model (queued like a request
+  // and prefilled in chunks of the lane's max_batch_tokens, batched with other work; it takes a
+  // sequence slot meanwhile but no KV pool positions, and computes no logits) and returns its keys
+  // and values for reuse by later requests of this Scheduler and lane. Blocks the caller until
+  // done (meant to be called rarely: once per distinct prefix). Errors: InvalidArgument for an
+  // unknown lane, empty tokens, a token id out of range, or more tokens than the model's context;
+  // ResourceExhausted when the lane's max_queue requests are waiting; Unavailable when the
+  // Scheduler shuts down first; a forward-pass error (e.g. ResourceExhausted when the device has no
+  // memory for the prefix's cache); after an internal failure of the scheduler thread, that
+  // failure. Any thread but the scheduler thread (not from a TokenSink call).
   Result<std::shared_ptr<const KvPrefix>> CachePrefix(std::vector<TokenId> tokens,
                                                       int32_t lane = 0);
 
@@ -178,8 +178,8 @@ class Scheduler {
     uint64_t forward_passes = 0;     // successful Model::Forward calls of this lane
     uint64_t tokens_generated = 0;   // sampled tokens, all of this lane's requests
     uint64_t cancelled_running = 0;  // admitted sequences ended by Cancel()
-    // Over those: the most forward passes that began after a Cancel() call and still included
-    // the cancelled sequence (0 or 1: one already running when Cancel() came).
+    // Over those: the most forward passes that still included the cancelled sequence after its
+    // Cancel() call (0 or 1: one already running when Cancel() came).
     uint64_t cancel_passes_max = 0;
     // Prompt tokens of requests (not of CachePrefix) run through the model so far, and prompt
     // positions copied from cached prefixes instead (for a finished request, the two add up to
