@@ -4,7 +4,8 @@
 // baseline in the same run, with every check evaluating its whole prompt. Prints per-check
 // latency (p50 over --checks runs, one at a time: what one request's input check adds) and the
 // aggregate checks/s of --concurrency checks at once (batched by the guard's scheduler), and the
-// latency of a check whose verdict asks for the category line.
+// latency of a check whose verdict asks for the category line. Then a streamed response judged at
+// every sentence end, with and without the recent checks' caches.
 //   parapet_guard_bench [--dir DIR] [--threads N] [--checks N] [--concurrency K]
 //                       [--encoding Q8_0|Q4_0|Q4_K_M] [--layers L] [--vocab GGUF]
 #include <algorithm>
@@ -153,5 +154,56 @@ int main(int argc, char** argv) {
         u[u.size() / 2], static_cast<long long>(unsafe_evaluated));
   }
   std::printf("prefix reuse: one check %.2fx faster\n", p50[0] / p50[1]);
+
+  // A streamed response judged at every sentence end, as the output guard does: each check is
+  // the whole response so far, answering one user turn. Without, then with, the recent checks'
+  // caches (the instruction prefix is reused either way).
+  const char* sentences[] = {
+      "To keep a dog calm at night, start with a long walk in the evening.",
+      " A tired dog barks less, so add a game of fetch if you can.",
+      " Keep the curtains closed so it cannot see people passing by.",
+      " A radio playing quietly can cover the noises that set it off.",
+      " Reward quiet moments with a treat, and ignore the barking itself.",
+      " If it barks at a door, teach it to go to its bed instead.",
+      " Ask your neighbour to tell you when it happens, so you can see a pattern.",
+      " If nothing helps after a few weeks, a trainer can look at the cause."};
+  double stream_secs[2] = {0, 0};
+  for (const int cached : {0, 4}) {
+    parapet::gateway::GuardModelConfig gc;
+    gc.path = path;
+    gc.cached_checks = cached;
+    parapet::engine::ModelOptions mo;
+    mo.n_threads = threads;
+    auto model = parapet::gateway::GuardModel::Load(gc, mo);
+    if (!model.ok()) {
+      std::fprintf(stderr, "%s\n", model.status().ToString().c_str());
+      return 2;
+    }
+    (void)(*model)->Score(check_for(-1));  // the instruction prefix, built once
+    const std::string question = "How do I stop my dog barking at night?";
+    std::string response;
+    int64_t evaluated = 0;
+    const Clock::time_point t0 = Clock::now();
+    for (const char* sentence : sentences) {
+      response += sentence;
+      const GuardTurn turns[] = {{GuardRole::kUser, question}, {GuardRole::kAgent, response}};
+      GuardCheck c;
+      c.prompt = renderer.Render(GuardRole::kAgent, turns);
+      c.continue_at = 2;
+      auto r = (*model)->Score(c);
+      if (!r.ok()) {
+        std::fprintf(stderr, "%s\n", r.status().ToString().c_str());
+        return 2;
+      }
+      evaluated += r->prompt_tokens_evaluated;
+    }
+    stream_secs[cached > 0] = Seconds(t0, Clock::now());
+    std::printf(
+        "stream of %zu sentences, %-28s %7.3f s for its checks (%lld prompt tokens evaluated)\n",
+        std::size(sentences), cached > 0 ? "recent checks cached:" : "each check from the prefix:",
+        stream_secs[cached > 0], static_cast<long long>(evaluated));
+  }
+  std::printf("recent checks cached: a stream's checks %.2fx faster\n",
+              stream_secs[0] / stream_secs[1]);
   return 0;
 }

@@ -33,9 +33,16 @@ Status ValidateReuse(const ModelConfig& c, const GenerationRequest& request) {
   const KvPrefix* prefix = request.prefix.get();
   if (prefix == nullptr) return Status::Ok();
   const std::vector<TokenId>& t = prefix->tokens();
-  if (request.prompt.size() < t.size() || !std::equal(t.begin(), t.end(), request.prompt.begin())) {
+  if (request.prefix_positions < -1 || request.prefix_positions > static_cast<int64_t>(t.size())) {
+    return InvalidArgumentError("prefix_positions " + std::to_string(request.prefix_positions) +
+                                " is outside [-1, " + std::to_string(t.size()) + "]");
+  }
+  const size_t n =
+      request.prefix_positions < 0 ? t.size() : static_cast<size_t>(request.prefix_positions);
+  if (request.prompt.size() < n ||
+      !std::equal(t.begin(), t.begin() + static_cast<std::ptrdiff_t>(n), request.prompt.begin())) {
     return InvalidArgumentError("the prompt does not begin with the cached prefix (" +
-                                std::to_string(t.size()) + " tokens)");
+                                std::to_string(n) + " tokens)");
   }
   if (request.prompt_logprobs >= 0) {
     return InvalidArgumentError("prompt_logprobs cannot be combined with a cached prefix");
@@ -107,6 +114,7 @@ struct Scheduler::Sequence {
   int32_t n_ctx = 0;         // KV capacity
   uint64_t kv_reserved = 0;  // its reservation from the pool in bytes (0 for a CachePrefix)
   std::shared_ptr<const KvPrefix> prefix;  // to copy from at Start (then released)
+  size_t prefix_positions = 0;             // of which the first this many
   std::vector<TokenId> first_token_scores;
   // CachePrefix only (also `sink`): the prompt is a prefix to keep; no logits, no sampling.
   std::shared_ptr<PrefixWaiter> prefix_waiter;
@@ -295,6 +303,10 @@ Result<uint64_t> Scheduler::Submit(GenerationRequest request, std::shared_ptr<To
   seq->prompt = std::move(request.prompt);
   seq->options = std::move(request.options);
   seq->prompt_logprobs = request.prompt_logprobs;
+  seq->prefix_positions = request.prefix == nullptr ? 0
+                          : request.prefix_positions < 0
+                              ? request.prefix->tokens().size()
+                              : static_cast<size_t>(request.prefix_positions);
   seq->prefix = std::move(request.prefix);
   seq->first_token_scores = std::move(request.first_token_scores);
   seq->keep_prompt_kv = request.keep_prompt_kv;
@@ -482,7 +494,7 @@ void Scheduler::Start(Lane& lane, Sequence& seq) {
     // Copy the prefix's positions; a prompt that is exactly the prefix still evaluates its last
     // token, whose logits start the generation.
     const int32_t n_reuse =
-        static_cast<int32_t>(std::min(seq.prefix->tokens().size(), seq.prompt.size() - 1));
+        static_cast<int32_t>(std::min(seq.prefix_positions, seq.prompt.size() - 1));
     const Status copied = lane.model.CopyKvPrefix(seq.prefix->kv(), n_reuse, *seq.kv);
     seq.prefix.reset();  // not needed any more; its owner may free it
     if (!copied.ok()) {

@@ -89,6 +89,10 @@ struct GenerationRequest {
   // prefix's cache, not evaluated. When the prompt is exactly the prefix, its last token is
   // evaluated all the same (its logits start the generation): one position fewer is copied.
   std::shared_ptr<const KvPrefix> prefix;
+  // -1: use all of `prefix`. n in [0, prefix->tokens().size()]: use only its first n positions,
+  // which `prompt` must begin with — e.g. the longest common prefix of the prompt and a cached
+  // earlier prompt that went on differently (a guard check of a response that has grown).
+  int32_t prefix_positions = -1;
   // Log-probabilities (log-softmax over the whole vocabulary of the raw logits, before any
   // sampling transform) of these token ids at the first generated position, reported in
   // GenerateResult::first_token_logprobs in this order. Also with max_tokens = 0 (the logits

@@ -158,7 +158,8 @@ Status ReadDocument(const YAML::Node& root, std::string_view name, GatewayConfig
     PARAPET_RETURN_IF_ERROR(s.GetInRange<int32_t>("max_queue", g.max_queue, 1, 100000));
     PARAPET_RETURN_IF_ERROR(
         s.GetInRange<int64_t>("kv_reserve_tokens", g.kv_reserve_tokens, 0, 1LL << 32));
-    return s.Get("reuse_prefix", g.reuse_prefix);
+    PARAPET_RETURN_IF_ERROR(s.Get("reuse_prefix", g.reuse_prefix));
+    return s.GetInRange<int32_t>("cached_checks", g.cached_checks, 0, 1024);
   }));
   PARAPET_RETURN_IF_ERROR(r.GetInRange<int32_t>("policy_threads", c.policy_threads, 1, 256));
   return r.Finish();

@@ -106,6 +106,10 @@ struct GuardModelConfig {
   // check may borrow the pool's free space beyond them). 0: max_sequences * ctx.
   int64_t kv_reserve_tokens = 0;
   bool reuse_prefix = true;  // false: every check evaluates its whole prompt (measurement)
+  // Recent checks whose KV caches are kept: a check sharing more than the instruction prefix
+  // with one (a streamed response judged again as it grows, a conversation with a turn more)
+  // evaluates only what differs. 0: none kept.
+  int32_t cached_checks = 4;
 };
 
 struct GatewayConfig {

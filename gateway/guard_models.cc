@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <filesystem>
 #include <future>
+#include <tuple>
 
 #include "common/logging.h"
 #include "gateway/metrics.h"
@@ -178,6 +179,28 @@ Result<std::shared_ptr<const engine::KvPrefix>> GuardModel::Prefix(const std::st
   return built;
 }
 
+std::pair<std::shared_ptr<const engine::KvPrefix>, size_t> GuardModel::RecentMatch(
+    const std::vector<engine::TokenId>& prompt, size_t at_least) const {
+  std::lock_guard<std::mutex> lock(recent_mu_);
+  std::pair<std::shared_ptr<const engine::KvPrefix>, size_t> best{nullptr, at_least};
+  for (const std::shared_ptr<const engine::KvPrefix>& kv : recent_) {
+    const std::vector<engine::TokenId>& t = kv->tokens();
+    const size_t n = static_cast<size_t>(
+        std::mismatch(t.begin(), t.end(), prompt.begin(), prompt.end()).first - t.begin());
+    if (n > best.second) best = {kv, n};
+  }
+  if (best.first == nullptr) best.second = 0;
+  return best;
+}
+
+void GuardModel::Remember(std::shared_ptr<const engine::KvPrefix> kv,
+                          const std::shared_ptr<const engine::KvPrefix>& superseded) const {
+  std::lock_guard<std::mutex> lock(recent_mu_);
+  if (superseded != nullptr) std::erase(recent_, superseded);
+  recent_.push_front(std::move(kv));
+  while (recent_.size() > static_cast<size_t>(config_.cached_checks)) recent_.pop_back();
+}
+
 Result<engine::GenerateResult> GuardModel::Run(engine::GenerationRequest request,
                                                Clock::time_point deadline) const {
   engine::Scheduler* scheduler = scheduler_.load(std::memory_order_acquire);
@@ -246,9 +269,17 @@ Result<pipeline::GuardScore> GuardModel::Score(const pipeline::GuardCheck& check
                 conversation.end());
   prompt.insert(prompt.end(), suffix.begin(), suffix.end());
 
+  // Start from the instruction prefix, or from a recent check that shares more with this one.
+  const bool keep_recent = config_.reuse_prefix && config_.cached_checks > 0;
+  std::shared_ptr<const engine::KvPrefix> recent;
+  size_t shared = 0;
+  if (keep_recent) {
+    std::tie(recent, shared) = RecentMatch(prompt, prefix != nullptr ? prefix->tokens().size() : 0);
+  }
   engine::GenerationRequest verdict;
   verdict.prompt = prompt;
-  verdict.prefix = prefix;
+  verdict.prefix = recent != nullptr ? recent : prefix;
+  if (recent != nullptr) verdict.prefix_positions = static_cast<int32_t>(shared);
   verdict.options.sampling.temperature = 0;
   verdict.options.max_tokens = 1;
   verdict.first_token_scores = safe_ids_;
@@ -256,9 +287,10 @@ Result<pipeline::GuardScore> GuardModel::Score(const pipeline::GuardCheck& check
                                     unsafe_ids_.end());
   // Should the category line be needed, it continues from this prompt's cache.
   const bool may_continue = check.continue_at <= 1 && check.max_continuation_tokens > 0;
-  verdict.keep_prompt_kv = config_.reuse_prefix && may_continue;
+  verdict.keep_prompt_kv = keep_recent || (config_.reuse_prefix && may_continue);
   Result<engine::GenerateResult> first = Run(std::move(verdict), check.deadline);
   if (!first.ok()) return finish(first.status());
+  if (keep_recent && first->prompt_kv != nullptr) Remember(first->prompt_kv, recent);
   if (first->first_token_logprobs.size() != safe_ids_.size() + unsafe_ids_.size()) {
     return finish(InternalError("guard model " + id_ + ": no first-token scores"));
   }

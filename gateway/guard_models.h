@@ -14,6 +14,11 @@
 //      greedily up to the end of turn: the category line ("\nS1,S9"). It continues from the
 //      first request's cache (GenerationRequest::keep_prompt_kv), so it evaluates only the
 //      forced tokens, not the conversation again.
+// The caches of the last `cached_checks` checks are kept too: a check whose prompt shares more
+// than the instruction prefix with one of them — the same streamed response judged again as it
+// grows, a conversation with one more turn — copies the shared part (the longest common token
+// prefix) and evaluates only the rest, so judging a stream at every sentence costs about its
+// length once, not once per sentence. That memory is outside the KV pool.
 // The conversation is tokenized without special tokens, so text in a message cannot close the
 // turn or forge a verdict; one longer than the guard's context keeps its end (the judged turn).
 // Past the check's deadline the sequence is cancelled (its KV freed) and Score returns
@@ -25,10 +30,12 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/status.h"
@@ -94,8 +101,19 @@ class GuardModel : public pipeline::GuardScorer {
   int32_t lane_ = 0;
   std::vector<engine::TokenId> safe_ids_, unsafe_ids_;  // first tokens of "safe"/" safe", ...
   std::vector<engine::TokenId> unsafe_text_;            // "unsafe" as the model writes it
+  // The recent check sharing the most tokens with `prompt` (when more than `at_least`) and how
+  // many; {nullptr, 0} otherwise.
+  std::pair<std::shared_ptr<const engine::KvPrefix>, size_t> RecentMatch(
+      const std::vector<engine::TokenId>& prompt, size_t at_least) const;
+  // Keeps a finished check's cache (newest first, at most cached_checks), dropping `superseded`
+  // (the recent check it started from: the new one extends it).
+  void Remember(std::shared_ptr<const engine::KvPrefix> kv,
+                const std::shared_ptr<const engine::KvPrefix>& superseded) const;
+
   mutable std::mutex mu_;
   mutable std::map<std::string, std::shared_ptr<const engine::KvPrefix>> prefixes_;
+  mutable std::mutex recent_mu_;
+  mutable std::deque<std::shared_ptr<const engine::KvPrefix>> recent_;
   mutable Counters counters_;
   struct Latency;
   std::shared_ptr<Latency> latency_;  // histogram, once ExportMetrics ran

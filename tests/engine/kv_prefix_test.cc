@@ -286,6 +286,40 @@ TEST_F(KvPrefixTest, KeptPromptKvContinuesAFollowUpRequest) {
   EXPECT_EQ(sink->summary().prompt_kv, nullptr);
 }
 
+TEST_F(KvPrefixTest, PartOfAPrefixServesAPromptThatWentOnDifferently) {
+  const std::vector<TokenId> base = Encode(kInstructions, true);
+  const std::vector<TokenId> a = Concat(base, Encode(" The dog said hello to the cat.", false));
+  const std::vector<TokenId> b = Concat(base, Encode(" The dog ran away from home.", false));
+  Scheduler scheduler(*model_, SchedulerOptions{.max_batch_tokens = 8});
+  GenerationRequest first{a, Greedy(1)};
+  first.keep_prompt_kv = true;
+  auto kept = Run(scheduler, first);
+  ASSERT_NE(kept, nullptr);
+  ASSERT_NE(kept->summary().prompt_kv, nullptr);
+  const auto lcp =
+      static_cast<int32_t>(std::mismatch(a.begin(), a.end(), b.begin(), b.end()).first - a.begin());
+  ASSERT_GT(lcp, static_cast<int32_t>(base.size()));  // " The dog" is shared too
+  ASSERT_LT(lcp, static_cast<int32_t>(b.size()));
+  GenerationRequest whole{b, Greedy(8)};
+  GenerationRequest part = whole;
+  part.prefix = kept->summary().prompt_kv;
+  part.prefix_positions = lcp;
+  auto want = Run(scheduler, whole);
+  auto got = Run(scheduler, part);
+  ASSERT_NE(want, nullptr);
+  ASSERT_NE(got, nullptr);
+  ExpectSameOutput(*got, *want, lcp);
+
+  // Positions past the common part, or outside the prefix, are refused.
+  auto sink = std::make_shared<RecordingSink>();
+  for (int32_t n : {lcp + 1, static_cast<int32_t>(a.size()) + 1, -2}) {
+    part.prefix_positions = n;
+    auto r = scheduler.Submit(part, sink);
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << n;
+  }
+  EXPECT_EQ(sink->n_done(), 0);
+}
+
 // ---- errors ----
 
 TEST_F(KvPrefixTest, SubmitRejectsPromptsAndPrefixesThatDoNotMatch) {

@@ -89,7 +89,8 @@ TEST(GatewayConfig, ErrorsNameFileLineAndField) {
 TEST(GatewayConfig, GuardModels) {
   Result<GatewayConfig> c = ParseGatewayConfig(
       "guard_models:\n  - {path: guards/lg3.gguf, id: llama-guard-3, max_sequences: 2,\n"
-      "     max_batch_tokens: 128, kv_reserve_tokens: 2048, reuse_prefix: false}\n"
+      "     max_batch_tokens: 128, kv_reserve_tokens: 2048, reuse_prefix: false,\n"
+      "     cached_checks: 0}\n"
       "  - {path: /abs/lg2.gguf}\npolicy_threads: 8\n",
       "p.yaml", "/etc/parapet");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
@@ -105,6 +106,8 @@ TEST(GatewayConfig, GuardModels) {
   EXPECT_EQ(c->guard_models[1].kv_reserve_tokens, 0);
   EXPECT_FALSE(c->guard_models[0].reuse_prefix);
   EXPECT_TRUE(c->guard_models[1].reuse_prefix);
+  EXPECT_EQ(c->guard_models[0].cached_checks, 0);
+  EXPECT_EQ(c->guard_models[1].cached_checks, 4);
   EXPECT_EQ(c->policy_threads, 8);
   EXPECT_EQ(Error("guard_models:\n  - {id: g}\n"),
             "p.yaml:2:5: guard_models[0].path: a guard model needs a GGUF file");
@@ -112,6 +115,8 @@ TEST(GatewayConfig, GuardModels) {
             "p.yaml:2:25: guard_models[0].ctx: must be in [64, 1048576], got 8");
   EXPECT_EQ(Error("guard_models:\n  - {path: g.gguf, max_sequences: 8, max_batch_tokens: 4}\n"),
             "p.yaml:2:56: guard_models[0].max_batch_tokens: must be >= max_sequences");
+  EXPECT_EQ(Error("guard_models:\n  - {path: g.gguf, cached_checks: 2000}\n"),
+            "p.yaml:2:35: guard_models[0].cached_checks: must be in [0, 1024], got 2000");
   EXPECT_EQ(Error("guard_models:\n  - {path: g.gguf, kv_reserve_tokens: -1}\n"),
             "p.yaml:2:39: guard_models[0].kv_reserve_tokens: must be in [0, 4294967296], got -1");
   EXPECT_EQ(Error("policy_threads: 0"), "p.yaml:1:17: policy_threads: must be in [1, 256], got 0");

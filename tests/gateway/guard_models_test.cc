@@ -92,7 +92,9 @@ TEST(GuardModelTest, ALaneOfASharedSchedulerScoresAsItsOwnSchedulerDoes) {
 TEST(GuardModelTest, TheCategoryLineContinuesFromTheVerdictsCache) {
   PARAPET_REQUIRE_FIXTURE(path, "peaky-llama3-Q8_0.gguf");
   const engine::ModelOptions mo{.n_threads = 1};
-  auto cached = GuardModel::Load(Config(path), mo);
+  GuardModelConfig cached_config = Config(path);
+  cached_config.cached_checks = 0;  // the second check must not start from the first one
+  auto cached = GuardModel::Load(cached_config, mo);
   GuardModelConfig plain_config = Config(path);
   plain_config.reuse_prefix = false;  // every request evaluates its whole prompt
   auto plain = GuardModel::Load(plain_config, mo);
@@ -115,6 +117,47 @@ TEST(GuardModelTest, TheCategoryLineContinuesFromTheVerdictsCache) {
   EXPECT_EQ(a->prompt_tokens_evaluated,
             verdict_only->prompt_tokens_evaluated + static_cast<int64_t>(unsafe.size()));
   EXPECT_GT(b->prompt_tokens_evaluated, 2 * verdict_only->prompt_tokens_evaluated);
+}
+
+TEST(GuardModelTest, AGrowingResponseIsJudgedFromTheLastChecksCache) {
+  PARAPET_REQUIRE_FIXTURE(path, "peaky-llama3-Q8_0.gguf");
+  const engine::ModelOptions mo{.n_threads = 1};
+  auto kept = GuardModel::Load(Config(path), mo);  // cached_checks: 4
+  GuardModelConfig none_config = Config(path);
+  none_config.cached_checks = 0;
+  auto none = GuardModel::Load(none_config, mo);
+  ASSERT_TRUE(kept.ok()) << kept.status().ToString();
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  const int64_t suffix = static_cast<int64_t>(
+      (*kept)->model().tokenizer().Encode(Check("", 2).prompt.suffix, false, true).size());
+  // A streamed response judged at each sentence end, as the output guard does.
+  const std::string s1 = "Once upon a time there was a little dog named Max.";
+  const std::string s2 = s1 + " Max liked to run in the park with his friends every day.";
+  const std::string s3 = s2 + " One day he found a big red ball under a tree.";
+  int64_t previous_plain = 0;
+  for (const std::string& text : {s1, s2, s3}) {
+    SCOPED_TRACE(text);
+    auto a = (*kept)->Score(Check(text, 2));
+    auto b = (*none)->Score(Check(text, 2));
+    ASSERT_TRUE(a.ok()) << a.status().ToString();
+    ASSERT_TRUE(b.ok()) << b.status().ToString();
+    EXPECT_NEAR(a->p_unsafe, b->p_unsafe, 1e-5);
+    if (previous_plain > 0) {
+      // Only the new sentence and the suffix (and a token or two where the old text ended).
+      EXPECT_LE(a->prompt_tokens_evaluated,
+                b->prompt_tokens_evaluated - previous_plain + suffix + 2);
+      EXPECT_LT(a->prompt_tokens_evaluated, b->prompt_tokens_evaluated);
+    } else {
+      EXPECT_EQ(a->prompt_tokens_evaluated, b->prompt_tokens_evaluated);
+    }
+    previous_plain = b->prompt_tokens_evaluated;
+  }
+  // An unrelated text shares only the instruction prefix.
+  auto other_a = (*kept)->Score(Check("What is the capital of France?", 2));
+  auto other_b = (*none)->Score(Check("What is the capital of France?", 2));
+  ASSERT_TRUE(other_a.ok() && other_b.ok());
+  EXPECT_EQ(other_a->prompt_tokens_evaluated, other_b->prompt_tokens_evaluated);
+  EXPECT_NEAR(other_a->p_unsafe, other_b->p_unsafe, 1e-5);
 }
 
 TEST(GuardModelTest, OpenRejectsAModelThatCannotWriteAVerdict) {
