@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "engine/model.h"
@@ -158,6 +159,45 @@ TEST(GuardModelTest, AGrowingResponseIsJudgedFromTheLastChecksCache) {
   ASSERT_TRUE(other_a.ok() && other_b.ok());
   EXPECT_EQ(other_a->prompt_tokens_evaluated, other_b->prompt_tokens_evaluated);
   EXPECT_NEAR(other_a->p_unsafe, other_b->p_unsafe, 1e-5);
+}
+
+TEST(GuardModelTest, ConcurrentChecksShareTheCachesAndScoreAsAlone) {
+  PARAPET_REQUIRE_FIXTURE(path, "peaky-llama3-Q8_0.gguf");
+  const engine::ModelOptions mo{.n_threads = 1};
+  auto shared = GuardModel::Load(Config(path), mo);  // 2 sequences, 4 cached checks
+  GuardModelConfig alone_config = Config(path);
+  alone_config.cached_checks = 0;
+  auto alone = GuardModel::Load(alone_config, mo);
+  ASSERT_TRUE(shared.ok()) << shared.status().ToString();
+  ASSERT_TRUE(alone.ok()) << alone.status().ToString();
+  // Four streams, each judged three times as it grows, all at once.
+  auto text = [](int stream, int k) {
+    std::string t = "Stream " + std::to_string(stream) + ": the little dog ran to the park.";
+    for (int i = 0; i < k; ++i) t += " It saw a bird and barked " + std::to_string(i) + " times.";
+    return t;
+  };
+  std::vector<std::vector<double>> got(4, std::vector<double>(3, -1));
+  std::vector<std::thread> threads;
+  for (int w = 0; w < 4; ++w) {
+    threads.emplace_back([&, w] {
+      for (int k = 0; k < 3; ++k) {
+        auto r = (*shared)->Score(Check(text(w, k), 2));
+        if (r.ok()) got[static_cast<size_t>(w)][static_cast<size_t>(k)] = r->p_unsafe;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (int w = 0; w < 4; ++w) {
+    for (int k = 0; k < 3; ++k) {
+      auto want = (*alone)->Score(Check(text(w, k), 2));
+      ASSERT_TRUE(want.ok()) << want.status().ToString();
+      EXPECT_NEAR(got[static_cast<size_t>(w)][static_cast<size_t>(k)], want->p_unsafe, 1e-5)
+          << "stream " << w << " check " << k;
+    }
+  }
+  EXPECT_EQ((*shared)->counters().errors.load(), 0u);
+  EXPECT_GT((*shared)->counters().prompt_tokens_reused.load(),
+            (*alone)->counters().prompt_tokens_reused.load());
 }
 
 TEST(GuardModelTest, OpenRejectsAModelThatCannotWriteAVerdict) {
