@@ -33,6 +33,34 @@ double Seconds(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
 }
 
+// p50 latency of `n` checks made by `make` (one at a time) and the prompt tokens the last one
+// evaluated; !ok (and the error on stderr) when a check fails.
+struct Timing {
+  bool ok = true;
+  double p50 = 0;
+  int64_t evaluated = 0;
+};
+template <typename MakeCheck>
+Timing Time(const parapet::gateway::GuardModel& model, int n, MakeCheck make) {
+  Timing t;
+  std::vector<double> s;
+  for (int i = 0; i < n; ++i) {
+    const GuardCheck c = make(i);
+    const Clock::time_point t0 = Clock::now();
+    auto r = model.Score(c);
+    s.push_back(Seconds(t0, Clock::now()));
+    if (!r.ok()) {
+      std::fprintf(stderr, "%s\n", r.status().ToString().c_str());
+      t.ok = false;
+      return t;
+    }
+    t.evaluated = r->prompt_tokens_evaluated;
+  }
+  std::sort(s.begin(), s.end());
+  t.p50 = s[s.size() / 2];
+  return t;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -88,60 +116,43 @@ int main(int argc, char** argv) {
       "then %d at once\n",
       path.c_str(), layers, threads == 0 ? "all" : std::to_string(threads).c_str(), checks,
       concurrency);
-  double p50[2] = {0, 0};
-  for (const bool reuse : {false, true}) {
-    parapet::gateway::GuardModelConfig gc;
+  // The synthetic model with `gc`'s settings on a scheduler of its own; null (and the error on
+  // stderr) when it cannot load.
+  auto load = [&](parapet::gateway::GuardModelConfig gc) {
     gc.path = path;
-    gc.max_sequences = concurrency;
-    gc.reuse_prefix = reuse;
     parapet::engine::ModelOptions mo;
     mo.n_threads = threads;
     auto model = parapet::gateway::GuardModel::Load(gc, mo);
-    if (!model.ok()) {
-      std::fprintf(stderr, "%s\n", model.status().ToString().c_str());
-      return 2;
-    }
+    if (!model.ok()) std::fprintf(stderr, "%s\n", model.status().ToString().c_str());
+    return model.ok() ? *model : nullptr;
+  };
+  double p50[2] = {0, 0};
+  for (const bool reuse : {false, true}) {
+    parapet::gateway::GuardModelConfig gc;
+    gc.max_sequences = concurrency;
+    gc.reuse_prefix = reuse;
+    const std::shared_ptr<parapet::gateway::GuardModel> model = load(gc);
+    if (model == nullptr) return 2;
     // Warm-up: page in the weights; with reuse, also build the prefix's KV once.
-    (void)(*model)->Score(check_for(-1));
-    std::vector<double> s;
-    int64_t evaluated = 0;
-    for (int i = 0; i < checks; ++i) {
-      const Clock::time_point t0 = Clock::now();
-      auto r = (*model)->Score(check_for(i));
-      s.push_back(Seconds(t0, Clock::now()));
-      if (!r.ok()) {
-        std::fprintf(stderr, "%s\n", r.status().ToString().c_str());
-        return 2;
-      }
-      evaluated = r->prompt_tokens_evaluated;
-    }
-    std::sort(s.begin(), s.end());
-    p50[reuse] = s[s.size() / 2];
+    (void)model->Score(check_for(-1));
+    const Timing safe = Time(*model, checks, check_for);
     // An unsafe verdict: the category line as well ("unsafe" forced, then 3 greedy tokens, about
     // what a real guard writes: "\nS1" and the end of turn). With reuse it continues from the
     // verdict's cache; the baseline evaluates the whole prompt again.
-    std::vector<double> u;
-    int64_t unsafe_evaluated = 0;
-    for (int i = 0; i < checks; ++i) {
+    const Timing unsafe = Time(*model, checks, [&](int i) {
       GuardCheck c = check_for(500 + i);
       c.continue_at = 0;
       c.max_continuation_tokens = 3;
-      const Clock::time_point t0 = Clock::now();
-      auto r = (*model)->Score(c);
-      u.push_back(Seconds(t0, Clock::now()));
-      if (!r.ok()) {
-        std::fprintf(stderr, "%s\n", r.status().ToString().c_str());
-        return 2;
-      }
-      unsafe_evaluated = r->prompt_tokens_evaluated;
-    }
-    std::sort(u.begin(), u.end());
+      return c;
+    });
+    if (!safe.ok || !unsafe.ok) return 2;
+    p50[reuse] = safe.p50;
     // Throughput: `concurrency` threads, `checks` checks each.
     const Clock::time_point t0 = Clock::now();
     std::vector<std::thread> workers;
     for (int w = 0; w < concurrency; ++w) {
       workers.emplace_back([&, w] {
-        for (int i = 0; i < checks; ++i) (void)(*model)->Score(check_for(1000 * (w + 1) + i));
+        for (int i = 0; i < checks; ++i) (void)model->Score(check_for(1000 * (w + 1) + i));
       });
     }
     for (std::thread& t : workers) t.join();
@@ -149,9 +160,9 @@ int main(int argc, char** argv) {
     std::printf(
         "%-22s one check: p50 %7.3f s (%lld prompt tokens evaluated)   %d at once: %6.2f "
         "checks/s   unsafe, with the category line: p50 %7.3f s (%lld evaluated)\n",
-        reuse ? "prefix reused" : "whole prompt (baseline)", p50[reuse],
-        static_cast<long long>(evaluated), concurrency, concurrency * checks / secs,
-        u[u.size() / 2], static_cast<long long>(unsafe_evaluated));
+        reuse ? "prefix reused" : "whole prompt (baseline)", safe.p50,
+        static_cast<long long>(safe.evaluated), concurrency, concurrency * checks / secs,
+        unsafe.p50, static_cast<long long>(unsafe.evaluated));
   }
   std::printf("prefix reuse: one check %.2fx faster\n", p50[0] / p50[1]);
 
@@ -170,16 +181,10 @@ int main(int argc, char** argv) {
   double stream_secs[2] = {0, 0};
   for (const int cached : {0, 4}) {
     parapet::gateway::GuardModelConfig gc;
-    gc.path = path;
     gc.cached_checks = cached;
-    parapet::engine::ModelOptions mo;
-    mo.n_threads = threads;
-    auto model = parapet::gateway::GuardModel::Load(gc, mo);
-    if (!model.ok()) {
-      std::fprintf(stderr, "%s\n", model.status().ToString().c_str());
-      return 2;
-    }
-    (void)(*model)->Score(check_for(-1));  // the instruction prefix, built once
+    const std::shared_ptr<parapet::gateway::GuardModel> model = load(gc);
+    if (model == nullptr) return 2;
+    (void)model->Score(check_for(-1));  // the instruction prefix, built once
     const std::string question = "How do I stop my dog barking at night?";
     std::string response;
     int64_t evaluated = 0;
@@ -190,7 +195,7 @@ int main(int argc, char** argv) {
       GuardCheck c;
       c.prompt = renderer.Render(GuardRole::kAgent, turns);
       c.continue_at = 2;
-      auto r = (*model)->Score(c);
+      auto r = model->Score(c);
       if (!r.ok()) {
         std::fprintf(stderr, "%s\n", r.status().ToString().c_str());
         return 2;
